@@ -1,0 +1,52 @@
+// Arena: the bump allocator behind a tape; reset() keeps the memory so steady-state steps never
+// touch the heap.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace tapeloop {
+
+/// Bump allocator over a list of blocks. Allocation is a pointer increment; nothing is freed
+/// individually. reset() forgets every allocation but keeps the memory: when one recording
+/// needed several blocks, reset() replaces them by one block as large as all of them, so the
+/// next recording of the same size fits without asking the heap for anything.
+class Arena {
+ public:
+  explicit Arena(std::size_t initial_bytes = std::size_t{1} << 20);
+  ~Arena();
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  /// `bytes` of uninitialized memory aligned to `alignment` (a power of two, at most 64).
+  void* allocate(std::size_t bytes, std::size_t alignment = 64);
+  template <class T>
+  T* allocate_array(std::size_t count) {
+    return static_cast<T*>(allocate(count * sizeof(T), 64));
+  }
+
+  /// Forgets all allocations; keeps (and coalesces) the memory.
+  void reset();
+  /// Bytes handed out since the last reset(), counting alignment padding.
+  std::size_t bytes_in_use() const { return in_use_; }
+  /// Largest bytes_in_use() seen since construction or the last reset_peak().
+  std::size_t peak_bytes() const { return peak_; }
+  void reset_peak() { peak_ = in_use_; }
+  /// Total bytes owned.
+  std::size_t capacity() const;
+
+ private:
+  struct Block {
+    std::byte* data;
+    std::size_t size;
+  };
+  std::vector<Block> blocks_;
+  std::size_t current_ = 0;  // index of the block being bumped
+  std::size_t offset_ = 0;   // bytes used in that block
+  std::size_t in_use_ = 0;
+  std::size_t peak_ = 0;
+
+  void add_block(std::size_t min_bytes);
+};
+
+}  // namespace tapeloop

@@ -1,0 +1,35 @@
+// The exception types tapeloop throws; every message names the operator and the shapes involved.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace tapeloop {
+
+/// Base of every tapeloop exception.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Operands whose shapes do not fit the operator, e.g.
+/// "matmul: [32,128] x [256,512]: inner dimensions 128 and 256 differ".
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Misuse of a tape: a Var of a cleared recording, Vars of two tapes in one op,
+/// backward twice without resetting.
+class TapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// An argument value that is out of range: an index past the end, a negative count.
+class ValueError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace tapeloop

@@ -1,0 +1,56 @@
+// gradcheck: compares a function's backward pass against central finite differences in double.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tapeloop/tape.hpp"
+#include "tapeloop/tensor.hpp"
+
+namespace tapeloop {
+
+/// Settings of gradcheck. An analytic entry `a` passes against its numerical estimate `n` when
+/// |a - n| <= atol + rtol * max(|a|, |n|). With eps = 1e-6 in double the central difference has
+/// truncation error ~eps^2 |f'''| and rounding error ~1e-16 |f| / eps = 1e-10 |f|, so the
+/// defaults leave two to four orders of magnitude of headroom while a wrong backward rule is
+/// off by O(1).
+struct GradcheckOptions {
+  double eps = 1e-6;
+  double atol = 1e-6;
+  double rtol = 1e-5;
+  /// Outputs with at most this many elements get their full Jacobian (one backward per
+  /// element); larger outputs are checked along `projections` random directions v (v^T J).
+  std::int64_t full_jacobian_max_outputs = 32;
+  int projections = 3;
+  std::uint64_t seed = 20240607;
+  /// Prefill every input's gradient with random values and subtract them afterwards:
+  /// a backward rule that assigns instead of adding fails.
+  bool check_accumulation = true;
+  /// Rerun with each input frozen and its gradient buffer filled with NaN: a rule that writes
+  /// a gradient nobody asked for fails.
+  bool check_frozen_inputs = true;
+  /// Fill each new value buffer with NaN first: an operator that leaves an output element
+  /// unwritten produces NaN and fails.
+  bool poison_values = true;
+};
+
+/// What gradcheck found; converts to true when every check passed.
+struct GradcheckResult {
+  bool passed = true;
+  double max_abs_error = 0;   // over all compared Jacobian entries
+  std::int64_t entries_checked = 0;
+  std::string message;        // the first failures, readable
+  explicit operator bool() const { return passed; }
+};
+
+/// A function under test: records its computation on the tape from the given leaves.
+using GradcheckFunction =
+    std::function<Var<double>(Tape<double>& tape, const std::vector<Var<double>>& inputs)>;
+
+/// Checks d f / d inputs for every input and every element against central differences.
+GradcheckResult gradcheck(const GradcheckFunction& f, const std::vector<Tensor<double>>& inputs,
+                          const GradcheckOptions& options = {});
+
+}  // namespace tapeloop

@@ -1,0 +1,234 @@
+// Tape: records operations in order into an arena; backward() is one reverse sweep over them.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <new>
+#include <type_traits>
+#include <vector>
+
+#include "tapeloop/arena.hpp"
+#include "tapeloop/errors.hpp"
+#include "tapeloop/shape.hpp"
+#include "tapeloop/tensor.hpp"
+#include "tapeloop/var.hpp"
+
+namespace tapeloop {
+
+/// One recorded value. Plain data: a tape of any length is destroyed by freeing its arena.
+template <class T>
+struct Node {
+  enum Flags : std::uint32_t {
+    requires_grad = 1u << 0,  // backward computes a gradient for this node
+    external = 1u << 1,       // value and grad belong to someone else (a Parameter's leaf)
+    grad_alias = 1u << 2,     // a view whose gradient is a window of its parent's gradient
+  };
+
+  T* value = nullptr;
+  T* grad = nullptr;  // made lazily: only nodes that receive a gradient get one
+  Shape shape;
+  const char* op = "";  // the operator that made the node, for error messages
+  void (*backward)(const void* closure) = nullptr;
+  const void* closure = nullptr;
+  std::int64_t alias_offset = 0;  // with grad_alias: where this view starts in its parent
+  std::uint32_t alias_parent = 0;
+  std::uint32_t flags = 0;
+};
+
+template <class T>
+class NoGradGuard;
+
+/// A reverse-mode autodiff tape for scalar type T (float or double).
+///
+/// Operators executed on Vars of this tape append nodes to it. Recording order is a topological
+/// order, so backward() is a single loop from the output down to the first node. clear()
+/// forgets the nodes and bumps a generation counter (so old Vars are detected as stale) but
+/// keeps the memory: a training loop that records the same graph every step reaches a steady
+/// state with no heap allocation at all.
+///
+/// A tape is not shared between threads; two threads use two tapes.
+template <class T = float>
+class Tape {
+ public:
+  using value_type = T;
+
+  /// `arena_bytes` is the first arena block; it grows on demand.
+  explicit Tape(std::size_t arena_bytes = std::size_t{1} << 20, std::size_t node_capacity = 1024);
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // ---- leaves -------------------------------------------------------------------------------
+
+  /// A copy of `value` as a leaf. With requires_grad, backward fills its grad().
+  Var<T> input(TensorRef<const T> value, bool requires_grad = false);
+  /// A leaf that needs no gradient.
+  Var<T> constant(TensorRef<const T> value) { return input(value, false); }
+  /// A one-element constant.
+  Var<T> scalar(T value);
+  /// A leaf over memory owned by the caller (no copy). When `grad` is not null backward adds
+  /// into it; this is how a Parameter appears on the tape. The memory must outlive the recording.
+  Var<T> external_leaf(T* value, T* grad, const Shape& shape);
+
+  // ---- differentiation ----------------------------------------------------------------------
+
+  /// Backpropagates from a one-element output (seed 1).
+  void backward(const Var<T>& output);
+  /// Backpropagates from any output with the given seed (the vector of a vector-Jacobian
+  /// product); the seed's shape must equal the output's.
+  void backward(const Var<T>& output, TensorRef<const T> seed);
+  /// Zeroes the gradient buffers this tape owns so backward() may run again on the same
+  /// recording. Parameters' gradients are theirs to zero.
+  void zero_grads();
+
+  /// Forgets every node and makes every existing Var stale; keeps the memory.
+  void clear();
+
+  /// While the returned guard lives, operators record no backward rules.
+  [[nodiscard]] NoGradGuard<T> no_grad();
+  bool grad_enabled() const { return grad_enabled_; }
+
+  /// Fill every new value buffer with NaN before the operator writes it, so an operator that
+  /// leaves an element unwritten shows up as NaN (used by gradcheck and tests).
+  void set_poison_values(bool on) { poison_values_ = on; }
+
+  std::size_t size() const { return nodes_.size(); }
+  std::uint32_t generation() const { return generation_; }
+  const Arena& arena() const { return arena_; }
+
+  // ---- for operator authors -----------------------------------------------------------------
+
+  /// Appends a node for operator `op` with an uninitialized value of `shape`. Checks that every
+  /// input is a live Var of this tape. The node requires a gradient when gradients are enabled
+  /// and any input requires one.
+  Var<T> make_node(const char* op, const Shape& shape, std::initializer_list<Var<T>> inputs);
+  /// Like make_node for a variable number of inputs.
+  Var<T> make_node(const char* op, const Shape& shape, const Var<T>* inputs, std::size_t count);
+  /// A node whose value is `shape` elements of `parent`'s value starting at `offset` (no copy).
+  /// With share_grad its gradient is the same window of the parent's gradient, so consumers of
+  /// the view add straight into the parent and the view needs no backward rule; without, the
+  /// node is detached (no gradient flows to the parent).
+  Var<T> make_view(const char* op, const Var<T>& parent, std::int64_t offset, const Shape& shape,
+                   bool share_grad);
+
+  /// Attaches a backward rule to `node` if it requires a gradient. The rule is a callable with
+  /// no arguments, typically a lambda capturing Vars and scalars; it is copied into the arena,
+  /// so it must be trivially copyable and destructible (capture Vars and numbers, not
+  /// containers).
+  template <class Fn>
+  void set_backward(const Var<T>& node, Fn fn);
+
+  /// The value buffer of a node this operator just made, for the forward kernel to fill.
+  T* mutable_value(const Var<T>& node) { return nodes_[node.index()].value; }
+
+  /// `count` elements of uninitialized scratch memory living until clear().
+  T* scratch(std::int64_t count) { return arena_.allocate_array<T>(static_cast<std::size_t>(count)); }
+  /// Raw arena memory for operator state (index arrays and the like), living until clear().
+  void* scratch_bytes(std::size_t bytes) { return arena_.allocate(bytes); }
+
+  // ---- used by Var --------------------------------------------------------------------------
+  const Node<T>& node(const Var<T>& v) const;
+  T* grad_of(std::uint32_t index);
+
+ private:
+  friend class NoGradGuard<T>;
+  Var<T> push(Node<T> node);
+  void check_live(const Var<T>& v, const char* op) const;
+  void run_backward(std::uint32_t from);
+
+  Arena arena_;
+  std::vector<Node<T>> nodes_;
+  std::uint32_t generation_ = 1;
+  bool grad_enabled_ = true;
+  bool poison_values_ = false;
+  bool backward_ran_ = false;
+};
+
+/// Disables recording of backward rules on one tape for its lifetime, then restores the
+/// previous mode.
+template <class T>
+class NoGradGuard {
+ public:
+  explicit NoGradGuard(Tape<T>& tape) : tape_(&tape), previous_(tape.grad_enabled_) {
+    tape.grad_enabled_ = false;
+  }
+  ~NoGradGuard() {
+    if (tape_) tape_->grad_enabled_ = previous_;
+  }
+  NoGradGuard(NoGradGuard&& other) noexcept : tape_(other.tape_), previous_(other.previous_) {
+    other.tape_ = nullptr;
+  }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(NoGradGuard&&) = delete;
+
+ private:
+  Tape<T>* tape_;
+  bool previous_;
+};
+
+/// The same value as `x`, with no gradient flowing back through it (no copy).
+template <class T>
+Var<T> detach(const Var<T>& x);
+
+// ---- inline definitions -----------------------------------------------------------------------
+
+template <class T>
+NoGradGuard<T> Tape<T>::no_grad() {
+  return NoGradGuard<T>(*this);
+}
+
+template <class T>
+template <class Fn>
+void Tape<T>::set_backward(const Var<T>& node, Fn fn) {
+  static_assert(std::is_trivially_copyable_v<Fn> && std::is_trivially_destructible_v<Fn>,
+                "a backward rule lives in the arena: capture only Vars, numbers and pointers");
+  Node<T>& n = nodes_[node.index()];
+  if (!(n.flags & Node<T>::requires_grad)) return;
+  void* memory = arena_.allocate(sizeof(Fn), alignof(Fn) > 64 ? 64 : alignof(Fn));
+  n.closure = new (memory) Fn(fn);
+  n.backward = [](const void* closure) { (*static_cast<const Fn*>(closure))(); };
+}
+
+template <class T>
+const Node<T>& Tape<T>::node(const Var<T>& v) const {
+  check_live(v, "Var");
+  return nodes_[v.index()];
+}
+
+template <class T>
+Tape<T>& Var<T>::tape() const {
+  if (!tape_) throw TapeError("Var: empty Var (default-constructed)");
+  tape_->node(*this);  // checks that the Var is live
+  return *tape_;
+}
+
+template <class T>
+const Shape& Var<T>::shape() const {
+  if (!tape_) throw TapeError("Var: empty Var (default-constructed)");
+  return tape_->node(*this).shape;
+}
+
+template <class T>
+TensorRef<const T> Var<T>::value() const {
+  if (!tape_) throw TapeError("Var: empty Var (default-constructed)");
+  const Node<T>& n = tape_->node(*this);
+  return {n.value, n.shape};
+}
+
+template <class T>
+bool Var<T>::requires_grad() const {
+  if (!tape_) throw TapeError("Var: empty Var (default-constructed)");
+  return tape_->node(*this).flags & Node<T>::requires_grad;
+}
+
+template <class T>
+TensorRef<T> Var<T>::grad() const {
+  if (!tape_) throw TapeError("Var: empty Var (default-constructed)");
+  const Node<T>& n = tape_->node(*this);
+  return {tape_->grad_of(index_), n.shape};
+}
+
+extern template class Tape<float>;
+extern template class Tape<double>;
+
+}  // namespace tapeloop

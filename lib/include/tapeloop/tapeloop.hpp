@@ -1,0 +1,12 @@
+// The whole public API: tensors, the tape, parameters, every operator, gradcheck.
+#pragma once
+
+#include "tapeloop/errors.hpp"
+#include "tapeloop/gradcheck.hpp"
+#include "tapeloop/parameter.hpp"
+#include "tapeloop/random.hpp"
+#include "tapeloop/shape.hpp"
+#include "tapeloop/tape.hpp"
+#include "tapeloop/tensor.hpp"
+#include "tapeloop/var.hpp"
+#include "tapeloop/ops.hpp"

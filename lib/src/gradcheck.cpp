@@ -1,0 +1,172 @@
+// gradcheck: numerical Jacobian (central differences) against backward, plus the accumulation,
+// frozen-input and unwritten-output checks.
+#include "tapeloop/gradcheck.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "tapeloop/random.hpp"
+
+namespace tapeloop {
+namespace {
+
+constexpr int max_reported_failures = 8;
+
+struct Checker {
+  Checker(const GradcheckFunction& fn, const std::vector<Tensor<double>>& xs,
+          const GradcheckOptions& opts)
+      : f(fn), inputs(xs), options(opts) {}
+
+  const GradcheckFunction& f;
+  const std::vector<Tensor<double>>& inputs;
+  const GradcheckOptions& options;
+  GradcheckResult result;
+  int failures = 0;
+  Tape<double> tape;
+
+  void fail(const std::string& what) {
+    result.passed = false;
+    if (failures++ < max_reported_failures) result.message += what + "\n";
+  }
+
+  // Records f on a fresh recording. `frozen` (or -1) is the input recorded without gradient.
+  Var<double> record(const std::vector<Tensor<double>>& xs, bool with_grad, int frozen,
+                     std::vector<Var<double>>& leaves) {
+    tape.clear();
+    tape.set_poison_values(options.poison_values);
+    leaves.clear();
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      leaves.push_back(tape.input(xs[i].ref(), with_grad && static_cast<int>(i) != frozen));
+    }
+    return f(tape, leaves);
+  }
+
+  Tensor<double> evaluate(const std::vector<Tensor<double>>& xs) {
+    std::vector<Var<double>> leaves;
+    auto guard = tape.no_grad();
+    return record(xs, false, -1, leaves).to_tensor();
+  }
+
+  // Analytic v^T J for every input, using the prefill-and-subtract trick.
+  std::vector<Tensor<double>> analytic(const Tensor<double>& seed, Generator& rng) {
+    std::vector<Var<double>> leaves;
+    Var<double> y = record(inputs, true, -1, leaves);
+    std::vector<Tensor<double>> prefill;
+    for (Var<double>& leaf : leaves) {
+      Tensor<double> p = options.check_accumulation
+                             ? Tensor<double>::normal(leaf.shape(), 0.0, 1.0, rng)
+                             : Tensor<double>::zeros(leaf.shape());
+      std::copy(p.begin(), p.end(), leaf.grad().data);
+      prefill.push_back(std::move(p));
+    }
+    if (y.requires_grad()) tape.backward(y, seed.ref());
+    std::vector<Tensor<double>> grads;
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+      Tensor<double> g = Tensor<double>::from(TensorRef<const double>(leaves[i].grad()));
+      for (std::int64_t k = 0; k < g.numel(); ++k) g[k] -= prefill[i][k];
+      grads.push_back(std::move(g));
+    }
+    return grads;
+  }
+
+  void compare(double a, double n, const std::string& where) {
+    ++result.entries_checked;
+    const double err = std::abs(a - n);
+    if (!(err <= options.atol + options.rtol * std::max(std::abs(a), std::abs(n)))) {
+      std::ostringstream s;
+      s.precision(10);
+      s << where << ": backward gives " << a << ", finite differences give " << n;
+      fail(s.str());
+    }
+    if (std::isfinite(err)) result.max_abs_error = std::max(result.max_abs_error, err);
+  }
+
+  void run() {
+    Generator rng(options.seed);
+    const Tensor<double> y0 = evaluate(inputs);
+    for (std::int64_t k = 0; k < y0.numel(); ++k) {
+      if (std::isnan(y0[k])) {
+        fail("output element " + std::to_string(k) + " is NaN (left unwritten by an operator?)");
+        return;
+      }
+    }
+
+    // The directions v whose v^T J is checked.
+    std::vector<Tensor<double>> seeds;
+    if (y0.numel() <= options.full_jacobian_max_outputs) {
+      for (std::int64_t k = 0; k < y0.numel(); ++k) {
+        Tensor<double> e = Tensor<double>::zeros(y0.shape());
+        e[k] = 1.0;
+        seeds.push_back(std::move(e));
+      }
+    } else {
+      for (int p = 0; p < options.projections; ++p) {
+        seeds.push_back(Tensor<double>::normal(y0.shape(), 0.0, 1.0, rng));
+      }
+    }
+
+    std::vector<std::vector<Tensor<double>>> analytic_rows;
+    for (const Tensor<double>& v : seeds) analytic_rows.push_back(analytic(v, rng));
+
+    std::vector<Tensor<double>> xs = inputs;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      for (std::int64_t j = 0; j < xs[i].numel(); ++j) {
+        const double original = xs[i][j];
+        xs[i][j] = original + options.eps;
+        const Tensor<double> plus = evaluate(xs);
+        xs[i][j] = original - options.eps;
+        const Tensor<double> minus = evaluate(xs);
+        xs[i][j] = original;
+        for (std::size_t s = 0; s < seeds.size(); ++s) {
+          double dot = 0;
+          for (std::int64_t k = 0; k < plus.numel(); ++k) dot += seeds[s][k] * (plus[k] - minus[k]);
+          const double numerical = dot / (2 * options.eps);
+          compare(analytic_rows[s][i][j], numerical,
+                  "input " + std::to_string(i) + " element " + std::to_string(j) +
+                      (seeds.size() == static_cast<std::size_t>(y0.numel()) && y0.numel() <= options.full_jacobian_max_outputs
+                           ? ", output element " + std::to_string(s)
+                           : ", projection " + std::to_string(s)));
+        }
+      }
+    }
+
+    if (options.check_frozen_inputs) check_frozen(seeds.front());
+  }
+
+  // With input `frozen` not requiring a gradient, its NaN-filled buffer must stay untouched.
+  void check_frozen(const Tensor<double>& seed) {
+    for (std::size_t frozen = 0; frozen < inputs.size(); ++frozen) {
+      std::vector<Var<double>> leaves;
+      Var<double> y = record(inputs, true, static_cast<int>(frozen), leaves);
+      TensorRef<double> g = leaves[frozen].grad();
+      std::fill(g.begin(), g.end(), std::numeric_limits<double>::quiet_NaN());
+      if (!y.requires_grad()) continue;  // nothing else requires a gradient
+      tape.backward(y, seed.ref());
+      for (std::int64_t k = 0; k < g.numel(); ++k) {
+        if (!std::isnan(g[k])) {
+          fail("input " + std::to_string(frozen) +
+               " does not require a gradient, but backward wrote its element " +
+               std::to_string(k));
+          break;
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+GradcheckResult gradcheck(const GradcheckFunction& f, const std::vector<Tensor<double>>& inputs,
+                          const GradcheckOptions& options) {
+  Checker checker(f, inputs, options);
+  checker.run();
+  if (checker.failures > max_reported_failures) {
+    checker.result.message +=
+        "... and " + std::to_string(checker.failures - max_reported_failures) + " more\n";
+  }
+  return checker.result;
+}
+
+}  // namespace tapeloop

@@ -1,0 +1,217 @@
+// Tape: recording nodes, lazy gradient buffers, and the reverse sweep.
+#include "tapeloop/tape.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+
+namespace tapeloop {
+
+template <class T>
+Tape<T>::Tape(std::size_t arena_bytes, std::size_t node_capacity) : arena_(arena_bytes) {
+  nodes_.reserve(node_capacity);
+}
+
+template <class T>
+void Tape<T>::check_live(const Var<T>& v, const char* op) const {
+  if (v.empty()) throw TapeError(std::string(op) + ": empty Var (default-constructed)");
+  if (v.tape_ptr() != this) {
+    throw TapeError(std::string(op) + ": the Var belongs to another tape");
+  }
+  if (v.generation() != generation_) {
+    throw TapeError(std::string(op) + ": the Var belongs to a recording that was cleared (Var from generation " +
+                    std::to_string(v.generation()) + ", tape is at generation " +
+                    std::to_string(generation_) + ")");
+  }
+}
+
+template <class T>
+Var<T> Tape<T>::push(Node<T> node) {
+  if (nodes_.size() >= std::numeric_limits<std::uint32_t>::max()) {
+    throw TapeError("tape: more than 2^32 - 1 nodes in one recording");
+  }
+  nodes_.push_back(node);
+  return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+}
+
+template <class T>
+Var<T> Tape<T>::input(TensorRef<const T> value, bool requires_grad) {
+  Node<T> n;
+  n.shape = value.shape;
+  n.op = "input";
+  n.value = scratch(value.numel());
+  std::copy(value.data, value.data + value.numel(), n.value);
+  if (requires_grad) n.flags |= Node<T>::requires_grad;
+  return push(n);
+}
+
+template <class T>
+Var<T> Tape<T>::scalar(T value) {
+  Node<T> n;
+  n.shape = Shape{};
+  n.op = "scalar";
+  n.value = scratch(1);
+  n.value[0] = value;
+  return push(n);
+}
+
+template <class T>
+Var<T> Tape<T>::external_leaf(T* value, T* grad, const Shape& shape) {
+  Node<T> n;
+  n.shape = shape;
+  n.op = "parameter";
+  n.value = value;
+  n.flags = Node<T>::external;
+  if (grad) {
+    n.grad = grad;
+    n.flags |= Node<T>::requires_grad;
+  }
+  return push(n);
+}
+
+template <class T>
+Var<T> Tape<T>::make_node(const char* op, const Shape& shape, std::initializer_list<Var<T>> inputs) {
+  return make_node(op, shape, inputs.begin(), inputs.size());
+}
+
+template <class T>
+Var<T> Tape<T>::make_node(const char* op, const Shape& shape, const Var<T>* inputs,
+                          std::size_t count) {
+  bool any_requires_grad = false;
+  for (std::size_t i = 0; i < count; ++i) {
+    check_live(inputs[i], op);
+    any_requires_grad |= (nodes_[inputs[i].index()].flags & Node<T>::requires_grad) != 0;
+  }
+  Node<T> n;
+  n.shape = shape;
+  n.op = op;
+  n.value = scratch(shape.numel());
+  if (poison_values_) {
+    std::fill(n.value, n.value + shape.numel(), std::numeric_limits<T>::quiet_NaN());
+  }
+  if (grad_enabled_ && any_requires_grad) n.flags |= Node<T>::requires_grad;
+  return push(n);
+}
+
+template <class T>
+Var<T> Tape<T>::make_view(const char* op, const Var<T>& parent, std::int64_t offset,
+                          const Shape& shape, bool share_grad) {
+  check_live(parent, op);
+  const Node<T> p = nodes_[parent.index()];
+  if (offset < 0 || offset + shape.numel() > p.shape.numel()) {
+    throw ShapeError(std::string(op) + ": view of " + std::to_string(shape.numel()) +
+                     " elements at offset " + std::to_string(offset) + " does not fit in " +
+                     p.shape.str());
+  }
+  Node<T> n;
+  n.shape = shape;
+  n.op = op;
+  n.value = p.value + offset;
+  if (share_grad && grad_enabled_ && (p.flags & Node<T>::requires_grad)) {
+    n.flags = Node<T>::requires_grad | Node<T>::grad_alias;
+    n.alias_parent = parent.index();
+    n.alias_offset = offset;
+  }
+  return push(n);
+}
+
+template <class T>
+T* Tape<T>::grad_of(std::uint32_t index) {
+  Node<T>& n = nodes_[index];
+  if (n.grad) return n.grad;
+  if (n.flags & Node<T>::grad_alias) {
+    n.grad = grad_of(n.alias_parent) + n.alias_offset;
+  } else {
+    const std::int64_t count = n.shape.numel();
+    n.grad = scratch(count);
+    std::fill(n.grad, n.grad + count, T(0));
+  }
+  return n.grad;
+}
+
+template <class T>
+void Tape<T>::backward(const Var<T>& output) {
+  check_live(output, "backward");
+  const Shape& shape = nodes_[output.index()].shape;
+  if (shape.numel() != 1) {
+    throw ShapeError("backward: output of shape " + shape.str() +
+                     " is not a single value; pass a seed of the same shape");
+  }
+  const T one = T(1);
+  backward(output, TensorRef<const T>{&one, shape});
+}
+
+template <class T>
+void Tape<T>::backward(const Var<T>& output, TensorRef<const T> seed) {
+  check_live(output, "backward");
+  const Node<T>& out = nodes_[output.index()];
+  if (seed.shape != out.shape) {
+    throw ShapeError("backward: seed of shape " + seed.shape.str() + " for an output of shape " +
+                     out.shape.str());
+  }
+  if (!(out.flags & Node<T>::requires_grad)) {
+    throw TapeError("backward: the output (" + std::string(out.op) + ", shape " +
+                    out.shape.str() + ") does not depend on anything that requires a gradient");
+  }
+  if (backward_ran_) {
+    throw TapeError(
+        "backward: already ran on this recording; call zero_grads() to run it again, or clear()");
+  }
+  backward_ran_ = true;
+  T* g = grad_of(output.index());
+  for (std::int64_t i = 0; i < seed.numel(); ++i) g[i] += seed.data[i];
+  run_backward(output.index());
+}
+
+template <class T>
+void Tape<T>::run_backward(std::uint32_t from) {
+  // Recording order is topological: every consumer of node i has an index above i, so when
+  // the sweep reaches i its gradient is complete.
+  for (std::int64_t i = from; i >= 0; --i) {
+    const Node<T>& n = nodes_[static_cast<std::size_t>(i)];
+    if (n.backward && n.grad) n.backward(n.closure);
+  }
+}
+
+template <class T>
+void Tape<T>::zero_grads() {
+  for (Node<T>& n : nodes_) {
+    if (n.grad && !(n.flags & (Node<T>::external | Node<T>::grad_alias))) {
+      std::fill(n.grad, n.grad + n.shape.numel(), T(0));
+    }
+  }
+  backward_ran_ = false;
+}
+
+template <class T>
+void Tape<T>::clear() {
+  nodes_.clear();
+  arena_.reset();
+  ++generation_;
+  backward_ran_ = false;
+}
+
+template <class T>
+Var<T> detach(const Var<T>& x) {
+  return x.tape().make_view("detach", x, 0, x.shape(), false);
+}
+
+template <class T>
+T Var<T>::item() const {
+  TensorRef<const T> v = value();
+  if (v.numel() != 1) {
+    throw ShapeError("item: Var of shape " + v.shape.str() + " has " + std::to_string(v.numel()) +
+                     " elements, not 1");
+  }
+  return v.data[0];
+}
+
+template class Tape<float>;
+template class Tape<double>;
+template class Var<float>;
+template class Var<double>;
+template Var<float> detach(const Var<float>&);
+template Var<double> detach(const Var<double>&);
+
+}  // namespace tapeloop

@@ -1,0 +1,4 @@
+// Every operator: include this to get them all.
+#pragma once
+
+#include "tapeloop/ops/arithmetic.hpp"
