@@ -28,8 +28,8 @@ struct GradcheckOptions {
   /// Prefill every input's gradient with random values and subtract them afterwards:
   /// a backward rule that assigns instead of adding fails.
   bool check_accumulation = true;
-  /// Rerun with each input frozen and its gradient buffer filled with NaN: a rule that writes
-  /// a gradient nobody asked for fails.
+  /// Rerun with each input frozen and its gradient buffer filled with sentinel values that
+  /// must survive bit for bit: a rule that writes a gradient nobody asked for fails.
   bool check_frozen_inputs = true;
   /// Fill each new value buffer with NaN first: an operator that leaves an output element
   /// unwritten produces NaN and fails.
