@@ -1,0 +1,264 @@
+// Layout operators that take one input: reshape, permute/transpose, narrow/slice/select,
+// split/chunk. Contiguous results are views; strided ones are copied with in-place backward.
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "strided.hpp"
+#include "tapeloop/ops/shape_ops.hpp"
+#include "tapeloop/tape.hpp"
+
+namespace tapeloop {
+namespace {
+
+template <class List>
+std::string list_str(const List& values) {
+  std::string s = "(";
+  bool first = true;
+  for (auto v : values) {
+    if (!first) s += ',';
+    s += std::to_string(v);
+    first = false;
+  }
+  return s + ")";
+}
+
+std::string where(int axis, const Shape& shape) {
+  return "axis " + std::to_string(axis) + " of " + shape.str() + " (size " +
+         std::to_string(shape[axis]) + ")";
+}
+
+// `length` elements from `start` along a normalized `axis`, with the result shaped `out_shape`
+// (the same numel; select drops the axis). Views [outer, dim, inner] as blocks: with outer == 1,
+// or the whole axis taken, the block is one contiguous run of memory and becomes a view.
+template <class T>
+Var<T> take_block(const char* op, const Var<T>& x, int axis, std::int64_t start,
+                  std::int64_t length, const Shape& out_shape) {
+  Tape<T>& tape = x.tape();
+  const Shape xs = x.shape();  // a copy: make_node may move the tape's node storage
+  const std::int64_t outer = detail::outer_size(xs, axis);
+  const std::int64_t dim = xs[axis];
+  const std::int64_t inner = detail::inner_size(xs, axis);
+  if (outer == 1 || length == dim || out_shape.numel() == 0) {
+    const std::int64_t offset = out_shape.numel() == 0 ? 0 : start * inner;
+    return tape.make_view(op, x, offset, out_shape, true);
+  }
+  Var<T> out = tape.make_node(op, out_shape, {x});
+  const T* px = x.value().data + start * inner;
+  T* py = tape.mutable_value(out);
+  const std::int64_t block = length * inner;  // contiguous run per outer index
+  const std::int64_t step = dim * inner;      // distance between runs in x
+  for (std::int64_t o = 0; o < outer; ++o) {
+    std::copy(px + o * step, px + o * step + block, py + o * block);
+  }
+  tape.set_backward(out, [=] {
+    if (!x.requires_grad()) return;
+    const T* g = out.grad().data;
+    T* gx = x.grad().data + start * inner;  // add into the parent's window: no temporary
+    for (std::int64_t o = 0; o < outer; ++o) {
+      for (std::int64_t j = 0; j < block; ++j) gx[o * step + j] += g[o * block + j];
+    }
+  });
+  return out;
+}
+
+template <class T>
+Var<T> permute_impl(const char* op, const Var<T>& x, std::span<const int> axes) {
+  const Shape xs = x.shape();
+  const int rank = xs.rank();
+  auto invalid = [&] {
+    return ShapeError(std::string(op) + ": axes " + list_str(axes) +
+                      " are not a permutation of the axes of " + xs.str());
+  };
+  if (static_cast<int>(axes.size()) != rank) throw invalid();
+  std::array<int, Shape::max_rank> perm{};
+  std::array<bool, Shape::max_rank> seen{};
+  for (int i = 0; i < rank; ++i) {
+    const int a = axes[static_cast<std::size_t>(i)] < 0 ? axes[static_cast<std::size_t>(i)] + rank
+                                                        : axes[static_cast<std::size_t>(i)];
+    if (a < 0 || a >= rank || seen[static_cast<std::size_t>(a)]) throw invalid();
+    seen[static_cast<std::size_t>(a)] = true;
+    perm[static_cast<std::size_t>(i)] = a;
+  }
+  Shape out_shape;
+  std::array<std::int64_t, Shape::max_rank> strides{};  // x's stride for each output axis
+  bool same_layout = true;                              // the axes of size > 1 keep their order
+  int last_moved = -1;
+  for (int i = 0; i < rank; ++i) {
+    const int a = perm[static_cast<std::size_t>(i)];
+    out_shape.push_back(xs[a]);
+    strides[static_cast<std::size_t>(i)] = xs.stride(a);
+    if (xs[a] != 1) {
+      same_layout &= a > last_moved;
+      last_moved = a;
+    }
+  }
+  Tape<T>& tape = x.tape();
+  if (same_layout) return tape.make_view(op, x, 0, out_shape, true);
+
+  Var<T> out = tape.make_node(op, out_shape, {x});
+  const T* px = x.value().data;
+  T* py = tape.mutable_value(out);
+  detail::strided_for_each(out_shape, strides.data(),
+                           [=](std::int64_t i, std::int64_t src) { py[i] = px[src]; });
+  tape.set_backward(out, [=] {
+    if (!x.requires_grad()) return;
+    const T* g = out.grad().data;
+    T* gx = x.grad().data;
+    detail::strided_for_each(out_shape, strides.data(),
+                             [=](std::int64_t i, std::int64_t src) { gx[src] += g[i]; });
+  });
+  return out;
+}
+
+}  // namespace
+
+template <class T>
+Var<T> reshape(const Var<T>& x, const Shape& shape) {
+  const Shape xs = x.shape();
+  if (xs.numel() != shape.numel()) {
+    throw ShapeError("reshape: cannot view " + xs.str() + " (" + std::to_string(xs.numel()) +
+                     " elements) as " + shape.str() + " (" + std::to_string(shape.numel()) +
+                     " elements)");
+  }
+  return x.tape().make_view("reshape", x, 0, shape, true);
+}
+
+template <class T>
+Var<T> permute(const Var<T>& x, std::span<const int> axes) {
+  return permute_impl("permute", x, axes);
+}
+
+template <class T>
+Var<T> permute(const Var<T>& x, std::initializer_list<int> axes) {
+  return permute_impl("permute", x, std::span<const int>(axes.begin(), axes.size()));
+}
+
+template <class T>
+Var<T> transpose(const Var<T>& x, int axis0, int axis1) {
+  const Shape xs = x.shape();
+  const int rank = xs.rank();
+  const int a0 = axis0 < 0 ? axis0 + rank : axis0;
+  const int a1 = axis1 < 0 ? axis1 + rank : axis1;
+  if (a0 < 0 || a0 >= rank || a1 < 0 || a1 >= rank) {
+    throw ShapeError("transpose: axes " + std::to_string(axis0) + " and " + std::to_string(axis1) +
+                     " are not both axes of " + xs.str());
+  }
+  std::array<int, Shape::max_rank> perm{};
+  for (int i = 0; i < rank; ++i) perm[static_cast<std::size_t>(i)] = i;
+  std::swap(perm[static_cast<std::size_t>(a0)], perm[static_cast<std::size_t>(a1)]);
+  return permute_impl("transpose", x,
+                      std::span<const int>(perm.data(), static_cast<std::size_t>(rank)));
+}
+
+template <class T>
+Var<T> narrow(const Var<T>& x, int axis, std::int64_t start, std::int64_t length) {
+  const Shape xs = x.shape();
+  const int a = normalize_axis("narrow", axis, xs.rank());
+  if (start < 0 || length < 0 || start > xs[a] - length) {
+    throw ValueError("narrow: start " + std::to_string(start) + ", length " +
+                     std::to_string(length) + " is out of range for " + where(a, xs));
+  }
+  Shape out_shape = xs;
+  out_shape[a] = length;
+  return take_block("narrow", x, a, start, length, out_shape);
+}
+
+template <class T>
+Var<T> slice(const Var<T>& x, int axis, std::int64_t start, std::int64_t stop) {
+  const Shape xs = x.shape();
+  const int a = normalize_axis("slice", axis, xs.rank());
+  const std::int64_t dim = xs[a];
+  const std::int64_t b = start < 0 ? start + dim : start;
+  const std::int64_t e = stop < 0 ? stop + dim : stop;
+  if (b < 0 || e > dim || b > e) {
+    throw ValueError("slice: [" + std::to_string(start) + ":" + std::to_string(stop) +
+                     "] is out of range for " + where(a, xs));
+  }
+  Shape out_shape = xs;
+  out_shape[a] = e - b;
+  return take_block("slice", x, a, b, e - b, out_shape);
+}
+
+template <class T>
+Var<T> select(const Var<T>& x, int axis, std::int64_t index) {
+  const Shape xs = x.shape();
+  const int a = normalize_axis("select", axis, xs.rank());
+  const std::int64_t i = index < 0 ? index + xs[a] : index;
+  if (i < 0 || i >= xs[a]) {
+    throw ValueError("select: index " + std::to_string(index) + " is out of range for " +
+                     where(a, xs));
+  }
+  Shape out_shape;
+  for (int d = 0; d < xs.rank(); ++d) {
+    if (d != a) out_shape.push_back(xs[d]);
+  }
+  return take_block("select", x, a, i, 1, out_shape);
+}
+
+template <class T>
+std::vector<Var<T>> split(const Var<T>& x, std::span<const std::int64_t> sizes, int axis) {
+  const Shape xs = x.shape();
+  const int a = normalize_axis("split", axis, xs.rank());
+  std::int64_t total = 0;
+  for (std::int64_t s : sizes) {
+    if (s < 0) throw ValueError("split: negative size in " + list_str(sizes));
+    total += s;
+  }
+  if (total != xs[a]) {
+    throw ShapeError("split: sizes " + list_str(sizes) + " add up to " + std::to_string(total) +
+                     ", not the size of " + where(a, xs));
+  }
+  std::vector<Var<T>> pieces;
+  pieces.reserve(sizes.size());
+  std::int64_t start = 0;
+  for (std::int64_t s : sizes) {
+    pieces.push_back(narrow(x, a, start, s));
+    start += s;
+  }
+  return pieces;
+}
+
+template <class T>
+std::vector<Var<T>> split(const Var<T>& x, std::initializer_list<std::int64_t> sizes, int axis) {
+  return split(x, std::span<const std::int64_t>(sizes.begin(), sizes.size()), axis);
+}
+
+template <class T>
+std::vector<Var<T>> chunk(const Var<T>& x, std::int64_t chunks, int axis) {
+  const Shape xs = x.shape();
+  const int a = normalize_axis("chunk", axis, xs.rank());
+  if (chunks <= 0) {
+    throw ValueError("chunk: " + std::to_string(chunks) + " chunks requested for " + where(a, xs) +
+                     "; need at least 1");
+  }
+  const std::int64_t dim = xs[a];
+  std::vector<Var<T>> pieces;
+  if (dim == 0) {
+    pieces.push_back(narrow(x, a, 0, 0));
+    return pieces;
+  }
+  const std::int64_t size = (dim + chunks - 1) / chunks;
+  pieces.reserve(static_cast<std::size_t>((dim + size - 1) / size));
+  for (std::int64_t start = 0; start < dim; start += size) {
+    pieces.push_back(narrow(x, a, start, std::min(size, dim - start)));
+  }
+  return pieces;
+}
+
+#define TAPELOOP_INSTANTIATE(T)                                                                \
+  template Var<T> reshape(const Var<T>&, const Shape&);                                        \
+  template Var<T> permute(const Var<T>&, std::span<const int>);                                \
+  template Var<T> permute(const Var<T>&, std::initializer_list<int>);                          \
+  template Var<T> transpose(const Var<T>&, int, int);                                          \
+  template Var<T> narrow(const Var<T>&, int, std::int64_t, std::int64_t);                      \
+  template Var<T> slice(const Var<T>&, int, std::int64_t, std::int64_t);                       \
+  template Var<T> select(const Var<T>&, int, std::int64_t);                                    \
+  template std::vector<Var<T>> split(const Var<T>&, std::span<const std::int64_t>, int);       \
+  template std::vector<Var<T>> split(const Var<T>&, std::initializer_list<std::int64_t>, int); \
+  template std::vector<Var<T>> chunk(const Var<T>&, std::int64_t, int);
+TAPELOOP_INSTANTIATE(float)
+TAPELOOP_INSTANTIATE(double)
+#undef TAPELOOP_INSTANTIATE
+
+}  // namespace tapeloop
