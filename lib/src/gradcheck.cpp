@@ -133,7 +133,7 @@ struct Checker {
       }
     }
 
-    if (options.check_frozen_inputs) check_frozen(seeds.front(), rng);
+    if (options.check_frozen_inputs && !seeds.empty()) check_frozen(seeds.front(), rng);
   }
 
   // With input `frozen` not requiring a gradient, its gradient buffer must stay untouched. It is

@@ -203,7 +203,7 @@ Tape<T>& Var<T>::tape() const {
 }
 
 template <class T>
-const Shape& Var<T>::shape() const {
+Shape Var<T>::shape() const {
   if (!tape_) throw TapeError("Var: empty Var (default-constructed)");
   return tape_->node(*this).shape;
 }

@@ -31,7 +31,8 @@ class Var {
   /// The tape pointer without the liveness check (for the tape's own checks).
   Tape<T>* tape_ptr() const { return tape_; }
 
-  const Shape& shape() const;
+  /// The shape, by value: a reference into the tape would dangle once the tape grows.
+  Shape shape() const;
   int rank() const { return shape().rank(); }
   std::int64_t dim(int axis) const { return shape()[axis]; }
   std::int64_t numel() const { return shape().numel(); }
