@@ -28,15 +28,7 @@ Var<T> where(const Var<T>& condition, const Var<T>& a, const Var<T>& b) {
   Tape<T>& tape = a.tape();
   // The condition is checked here rather than passed to make_node: as an input there it
   // would make the output require a gradient that can never flow anywhere.
-  if (condition.empty()) {
-    throw TapeError("where: the condition is an empty Var (default-constructed)");
-  }
-  if (condition.tape_ptr() != &tape) {
-    throw TapeError("where: the condition belongs to another tape");
-  }
-  if (condition.generation() != tape.generation()) {
-    throw TapeError("where: the condition belongs to a recording that was cleared");
-  }
+  tape.check_live(condition, "where");
   const Shape& sc = condition.shape();
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();

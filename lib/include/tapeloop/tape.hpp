@@ -125,6 +125,10 @@ class Tape {
   /// Raw arena memory for operator state (index arrays and the like), living until clear().
   void* scratch_bytes(std::size_t bytes) { return arena_.allocate(bytes); }
 
+  /// Throws TapeError naming `op` unless `v` is a live Var of this tape (for operators that
+  /// read a Var without making it an input, such as the condition of `where`).
+  void check_live(const Var<T>& v, const char* op) const;
+
   // ---- used by Var --------------------------------------------------------------------------
   const Node<T>& node(const Var<T>& v) const;
   T* grad_of(std::uint32_t index);
@@ -132,7 +136,6 @@ class Tape {
  private:
   friend class NoGradGuard<T>;
   Var<T> push(Node<T> node);
-  void check_live(const Var<T>& v, const char* op) const;
   void run_backward(std::uint32_t from);
 
   Arena arena_;

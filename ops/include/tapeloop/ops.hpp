@@ -3,5 +3,10 @@
 
 #include "tapeloop/ops/arithmetic.hpp"
 #include "tapeloop/ops/index.hpp"
+#include "tapeloop/ops/loss.hpp"
 #include "tapeloop/ops/matmul.hpp"
+#include "tapeloop/ops/reduce.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
+#include "tapeloop/ops/softmax.hpp"
+#include "tapeloop/ops/unary.hpp"
+#include "tapeloop/ops/where.hpp"
