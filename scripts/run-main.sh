@@ -9,6 +9,6 @@ cd "$ROOT"
 bash scripts/install-deps.sh
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_BUILD_MODELS=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_BUILD_MAIN=ON
 cmake --build build -j "$(nproc)" --target tapeloop-main
 exec build/models/tapeloop-main "$@"

@@ -24,14 +24,14 @@ JOBS=$(nproc)
 if [ "$sanitize" -eq 1 ]; then
   BUILD=build-sanitize
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPELOOP_SANITIZE=ON -DTAPELOOP_BUILD_TESTS=ON \
-    -DTAPELOOP_BUILD_MODELS=OFF
+    -DTAPELOOP_BUILD_MAIN=OFF
   # LeakSanitizer runs too: it works here, including under chroot.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else
   BUILD=build
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_SANITIZE=OFF \
-    -DTAPELOOP_BUILD_TESTS=ON -DTAPELOOP_BUILD_MODELS=ON
+    -DTAPELOOP_BUILD_TESTS=ON -DTAPELOOP_BUILD_MAIN=ON
 fi
 
 cmake --build "$BUILD" -j "$JOBS"
