@@ -22,11 +22,21 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size ? size : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t size) { return ::operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t size) {
+  return ::operator new(size);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 #if !defined(__SANITIZE_ADDRESS__)
 // glibc's own entry points, so C allocations (aligned_alloc in the arena, BLAS buffers) count too.
@@ -85,7 +95,8 @@ struct Batch {
 float train_step(Tape<float>& tape, Model& m, const Batch& data) {
   tape.clear();
   for (Parameter<float>* p : m.all) p->zero_grad();
-  Var<float> emb = index_select(m.embedding.var(tape), 0, std::span<const std::int64_t>(data.tokens));
+  Var<float> emb =
+      index_select(m.embedding.var(tape), 0, std::span<const std::int64_t>(data.tokens));
   Var<float> xs = reshape(emb, Shape{steps, batch, embed});
   Var<float> w_xh = m.w_xh.var(tape), w_hh = m.w_hh.var(tape), b_h = m.b_h.var(tape);
   Var<float> projected = matmul(xs, w_xh);  // all steps in one GEMM: [T,B,H]
@@ -101,7 +112,8 @@ float train_step(Tape<float>& tape, Model& m, const Batch& data) {
   Var<float> loss = cross_entropy(logits, std::span<const std::int64_t>(data.labels));
   Var<float> target = tape.constant(data.target.ref());
   loss = loss + mse_loss(h, target) + 0.1f * mean(sum(softmax(logits) * log_softmax(logits), 1));
-  loss = loss + 0.01f * sum(where(gates, exp(-abs(h)), select(transpose(stack({h, h}, 0), 0, 1), 1, 0)));
+  loss = loss +
+         0.01f * sum(where(gates, exp(-abs(h)), select(transpose(stack({h, h}, 0), 0, 1), 1, 0)));
   tape.backward(loss);
   for (Parameter<float>* p : m.all) {
     for (std::int64_t i = 0; i < p->numel(); ++i) p->value()[i] -= 0.1f * p->grad()[i];

@@ -25,8 +25,8 @@ BOOST_AUTO_TEST_CASE(broadcast_backward_sums_to_input_shape) {
   Var<double> y = x * z;  // [3,2,3]
   BOOST_TEST(y.shape() == (Shape{3, 2, 3}));
   tape.backward(y, Tensor<double>::ones(y.shape()).ref());
-  for (int i = 0; i < 6; ++i) BOOST_TEST(x.grad()[i] == 6.0);      // 1 + 2 + 3
-  for (int i = 0; i < 3; ++i) BOOST_TEST(z.grad()[i] == 6.0);      // six ones each
+  for (int i = 0; i < 6; ++i) BOOST_TEST(x.grad()[i] == 6.0);  // 1 + 2 + 3
+  for (int i = 0; i < 3; ++i) BOOST_TEST(z.grad()[i] == 6.0);  // six ones each
 }
 
 BOOST_AUTO_TEST_CASE(gradcheck_binary_ops_with_broadcasting) {
@@ -56,7 +56,9 @@ BOOST_AUTO_TEST_CASE(gradcheck_scalar_forms) {
 BOOST_AUTO_TEST_CASE(float_matches_double) {
   std::vector<Tensor<double>> in = {random_tensor({4, 3}, 5), random_tensor({3}, 6, 0.5, 2.0)};
   tapeloop::testing::check_float_matches_double(
-      [](auto&, const auto& x) { return (x[0] * x[1] - x[1]) / x[1] + (-x[0]) * 0.5 + (1.0 - x[0]); },
+      [](auto&, const auto& x) {
+        return (x[0] * x[1] - x[1]) / x[1] + (-x[0]) * 0.5 + (1.0 - x[0]);
+      },
       in);
 }
 

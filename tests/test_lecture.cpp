@@ -9,7 +9,9 @@ using namespace tapeloop;
 
 namespace {
 
-double logistic(double k) { return 1.0 / (1.0 + std::exp(-k)); }
+double logistic(double k) {
+  return 1.0 / (1.0 + std::exp(-k));
+}
 
 // The quiz's net: one input x, one logistic hidden unit h, one linear output y, unrolled over
 // the inputs. h_t = sigma(w_xh x_t + w_hh h_{t-1} + b_h) with h_{-1} = 0; y_t = w_hy h_t + b_y.

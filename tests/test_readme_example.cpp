@@ -85,13 +85,16 @@ BOOST_AUTO_TEST_CASE(readme_shows_this_example) {
   BOOST_REQUIRE(from != std::string::npos && to != std::string::npos && from < to);
   const std::string body = self.substr(from + begin.size(), to - from - begin.size());
 
-  const std::string readme =
-      read_file((std::filesystem::path(__FILE__).parent_path().parent_path() / "README.md").string());
-  const std::string expected = "```cpp\n#include <cstdio>\n#include <tapeloop/tapeloop.hpp>\n\n"
-                               "int main() {\n" + body + "}\n```\n";
+  const std::string readme = read_file(
+      (std::filesystem::path(__FILE__).parent_path().parent_path() / "README.md").string());
+  const std::string expected =
+      "```cpp\n#include <cstdio>\n#include <tapeloop/tapeloop.hpp>\n\n"
+      "int main() {\n" +
+      body + "}\n```\n";
   BOOST_CHECK_MESSAGE(readme.find(expected) != std::string::npos,
                       "README.md's example differs from tests/test_readme_example.cpp; README.md "
-                      "should contain:\n" << expected);
+                      "should contain:\n"
+                          << expected);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -112,8 +112,7 @@ BOOST_AUTO_TEST_CASE(errors_name_op_and_shapes) {
   TAPELOOP_CHECK_THROW_MESSAGE(where(foreign, b, b), TapeError,
                                "where: the Var belongs to another tape");
   TAPELOOP_CHECK_THROW_MESSAGE(where(c, foreign, b), TapeError, "where");
-  TAPELOOP_CHECK_THROW_MESSAGE(where(Var<float>(), b, b), TapeError,
-                               "where: empty Var");
+  TAPELOOP_CHECK_THROW_MESSAGE(where(Var<float>(), b, b), TapeError, "where: empty Var");
   tape.clear();
   Var<float> fresh = tape.input(Tensor<float>::zeros({2, 3}).ref());
   TAPELOOP_CHECK_THROW_MESSAGE(where(c, fresh, fresh), TapeError,

@@ -126,7 +126,8 @@ struct Checker {
           const double numerical = dot / (2 * options.eps);
           compare(analytic_rows[s][i][j], numerical,
                   "input " + std::to_string(i) + " element " + std::to_string(j) +
-                      (seeds.size() == static_cast<std::size_t>(y0.numel()) && y0.numel() <= options.full_jacobian_max_outputs
+                      (seeds.size() == static_cast<std::size_t>(y0.numel()) &&
+                               y0.numel() <= options.full_jacobian_max_outputs
                            ? ", output element " + std::to_string(s)
                            : ", projection " + std::to_string(s)));
         }
@@ -151,8 +152,7 @@ struct Checker {
       for (std::int64_t k = 0; k < g.numel(); ++k) {
         if (std::memcmp(&g[k], &sentinel[k], sizeof(double)) != 0) {
           fail("input " + std::to_string(frozen) +
-               " does not require a gradient, but backward wrote its element " +
-               std::to_string(k));
+               " does not require a gradient, but backward wrote its element " + std::to_string(k));
           break;
         }
       }

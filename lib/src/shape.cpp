@@ -55,8 +55,8 @@ bool operator==(const Shape& a, const Shape& b) {
 int normalize_axis(const char* op, int axis, int rank) {
   int a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) {
-    throw ShapeError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for rank " +
-                     std::to_string(rank));
+    throw ShapeError(std::string(op) + ": axis " + std::to_string(axis) +
+                     " is out of range for rank " + std::to_string(rank));
   }
   return a;
 }

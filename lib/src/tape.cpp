@@ -20,7 +20,8 @@ void Tape<T>::check_live(const Var<T>& v, const char* op) const {
     throw TapeError(std::string(op) + ": the Var belongs to another tape");
   }
   if (v.generation() != generation_) {
-    throw TapeError(std::string(op) + ": the Var belongs to a recording that was cleared (Var from generation " +
+    throw TapeError(std::string(op) +
+                    ": the Var belongs to a recording that was cleared (Var from generation " +
                     std::to_string(v.generation()) + ", tape is at generation " +
                     std::to_string(generation_) + ")");
   }
@@ -71,7 +72,8 @@ Var<T> Tape<T>::external_leaf(T* value, T* grad, const Shape& shape) {
 }
 
 template <class T>
-Var<T> Tape<T>::make_node(const char* op, const Shape& shape, std::initializer_list<Var<T>> inputs) {
+Var<T> Tape<T>::make_node(const char* op, const Shape& shape,
+                          std::initializer_list<Var<T>> inputs) {
   return make_node(op, shape, inputs.begin(), inputs.size());
 }
 
@@ -151,8 +153,8 @@ void Tape<T>::backward(const Var<T>& output, TensorRef<const T> seed) {
                      out.shape.str());
   }
   if (!(out.flags & Node<T>::requires_grad)) {
-    throw TapeError("backward: the output (" + std::string(out.op) + ", shape " +
-                    out.shape.str() + ") does not depend on anything that requires a gradient");
+    throw TapeError("backward: the output (" + std::string(out.op) + ", shape " + out.shape.str() +
+                    ") does not depend on anything that requires a gradient");
   }
   if (backward_ran_) {
     throw TapeError(

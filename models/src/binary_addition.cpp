@@ -9,7 +9,8 @@ namespace tapeloop::models {
 
 AdditionBatch make_addition_batch(int bits, int batch, Generator& rng) {
   const int steps = bits + 1;
-  AdditionBatch out{Tensor<float>::zeros({steps, batch, 2}), Tensor<float>::zeros({steps, batch, 1})};
+  AdditionBatch out{Tensor<float>::zeros({steps, batch, 2}),
+                    Tensor<float>::zeros({steps, batch, 1})};
   for (int n = 0; n < batch; ++n) {
     const std::uint64_t a = rng.below(std::uint64_t{1} << bits);
     const std::uint64_t b = rng.below(std::uint64_t{1} << bits);
@@ -75,8 +76,7 @@ BinaryAdditionProgress train_binary_addition(
     tape.clear();
     for (Parameter<float>* p : params) p->zero_grad();
     Var<float> logits = model.forward(tape, tape.constant(batch.inputs.ref()));
-    Var<float> loss =
-        binary_cross_entropy_with_logits(logits, tape.constant(batch.targets.ref()));
+    Var<float> loss = binary_cross_entropy_with_logits(logits, tape.constant(batch.targets.ref()));
     tape.backward(loss);
     for (std::size_t i = 0; i < params.size(); ++i) {
       Tensor<float>& v = velocity[i];

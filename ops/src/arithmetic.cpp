@@ -64,15 +64,15 @@ Var<T> rdiv_scalar(T s, const Var<T>& x) {
       "rdiv_scalar", x, [s](T v) { return s / v; }, [](T g, T v, T y) { return -g * y / v; });
 }
 
-#define TAPELOOP_INSTANTIATE(T)                              \
-  template Var<T> add(const Var<T>&, const Var<T>&);         \
-  template Var<T> sub(const Var<T>&, const Var<T>&);         \
-  template Var<T> mul(const Var<T>&, const Var<T>&);         \
-  template Var<T> div(const Var<T>&, const Var<T>&);         \
-  template Var<T> neg(const Var<T>&);                        \
-  template Var<T> add_scalar(const Var<T>&, T);              \
-  template Var<T> mul_scalar(const Var<T>&, T);              \
-  template Var<T> rsub_scalar(T, const Var<T>&);             \
+#define TAPELOOP_INSTANTIATE(T)                      \
+  template Var<T> add(const Var<T>&, const Var<T>&); \
+  template Var<T> sub(const Var<T>&, const Var<T>&); \
+  template Var<T> mul(const Var<T>&, const Var<T>&); \
+  template Var<T> div(const Var<T>&, const Var<T>&); \
+  template Var<T> neg(const Var<T>&);                \
+  template Var<T> add_scalar(const Var<T>&, T);      \
+  template Var<T> mul_scalar(const Var<T>&, T);      \
+  template Var<T> rsub_scalar(T, const Var<T>&);     \
   template Var<T> rdiv_scalar(T, const Var<T>&);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)

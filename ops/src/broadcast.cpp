@@ -17,8 +17,8 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
     const std::int64_t db = ib >= 0 ? b[ib] : 1;
     if (da != db && da != 1 && db != 1) {
       throw ShapeError(std::string(op) + ": " + a.str() + " and " + b.str() +
-                       ": cannot broadcast (axis " + std::to_string(i) + " of the result: " +
-                       std::to_string(da) + " vs " + std::to_string(db) + ")");
+                       ": cannot broadcast (axis " + std::to_string(i) +
+                       " of the result: " + std::to_string(da) + " vs " + std::to_string(db) + ")");
     }
     dims[i] = da == 1 ? db : da;
   }

@@ -98,7 +98,8 @@ void broadcast_for_each3(const Shape& out, const Shape& a, const Shape& b, const
 /// dst (of shape `to`) += g (of shape `from`) summed over the axes `to` was broadcast along.
 template <class T>
 void sum_to_add(const T* g, const Shape& from, T* dst, const Shape& to) {
-  broadcast_for_each(from, to, to, [&](std::int64_t i, std::int64_t j, std::int64_t) { dst[j] += g[i]; });
+  broadcast_for_each(from, to, to,
+                     [&](std::int64_t i, std::int64_t j, std::int64_t) { dst[j] += g[i]; });
 }
 
 }  // namespace tapeloop::detail

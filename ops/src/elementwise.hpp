@@ -18,10 +18,9 @@ Var<T> binary(const char* op, const Var<T>& a, const Var<T>& b, Forward forward,
   const T* pa = a.value().data;
   const T* pb = b.value().data;
   T* py = tape.mutable_value(out);
-  detail::broadcast_for_each(out_shape, a.shape(), b.shape(),
-                             [=](std::int64_t i, std::int64_t ia, std::int64_t ib) {
-                               py[i] = forward(pa[ia], pb[ib]);
-                             });
+  detail::broadcast_for_each(
+      out_shape, a.shape(), b.shape(),
+      [=](std::int64_t i, std::int64_t ia, std::int64_t ib) { py[i] = forward(pa[ia], pb[ib]); });
   tape.set_backward(out, [=] {
     const T* g = out.grad().data;
     const T* y = out.value().data;

@@ -69,17 +69,17 @@ void check_float_matches_double(Fn fn, const std::vector<Tensor<double>>& inputs
 }  // namespace tapeloop::testing
 
 /// gradcheck as a Boost check that prints what failed.
-#define TAPELOOP_CHECK_GRADCHECK(fn, inputs, ...)                                   \
-  do {                                                                              \
-    const auto gc_result_ = ::tapeloop::gradcheck(fn, inputs, ##__VA_ARGS__);       \
+#define TAPELOOP_CHECK_GRADCHECK(fn, inputs, ...)                                        \
+  do {                                                                                   \
+    const auto gc_result_ = ::tapeloop::gradcheck(fn, inputs, ##__VA_ARGS__);            \
     BOOST_CHECK_MESSAGE(gc_result_.passed, "gradcheck failed:\n" << gc_result_.message); \
-    BOOST_CHECK_GT(gc_result_.entries_checked, 0);                                  \
+    BOOST_CHECK_GT(gc_result_.entries_checked, 0);                                       \
   } while (0)
 
 /// Checks that `statement` throws `type` whose message contains `text`.
-#define TAPELOOP_CHECK_THROW_MESSAGE(statement, type, text)                          \
-  BOOST_CHECK_EXCEPTION(statement, type, [&](const type& e_) {                       \
-    const bool ok_ = std::string(e_.what()).find(text) != std::string::npos;         \
-    if (!ok_) BOOST_TEST_MESSAGE("message was: " << e_.what());                      \
-    return ok_;                                                                      \
+#define TAPELOOP_CHECK_THROW_MESSAGE(statement, type, text)                  \
+  BOOST_CHECK_EXCEPTION(statement, type, [&](const type& e_) {               \
+    const bool ok_ = std::string(e_.what()).find(text) != std::string::npos; \
+    if (!ok_) BOOST_TEST_MESSAGE("message was: " << e_.what());              \
+    return ok_;                                                              \
   })

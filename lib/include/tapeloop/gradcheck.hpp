@@ -39,9 +39,9 @@ struct GradcheckOptions {
 /// What gradcheck found; converts to true when every check passed.
 struct GradcheckResult {
   bool passed = true;
-  double max_abs_error = 0;   // over all compared Jacobian entries
+  double max_abs_error = 0;  // over all compared Jacobian entries
   std::int64_t entries_checked = 0;
-  std::string message;        // the first failures, readable
+  std::string message;  // the first failures, readable
   explicit operator bool() const { return passed; }
 };
 

@@ -121,7 +121,9 @@ class Tape {
   T* mutable_value(const Var<T>& node) { return nodes_[node.index()].value; }
 
   /// `count` elements of uninitialized scratch memory living until clear().
-  T* scratch(std::int64_t count) { return arena_.allocate_array<T>(static_cast<std::size_t>(count)); }
+  T* scratch(std::int64_t count) {
+    return arena_.allocate_array<T>(static_cast<std::size_t>(count));
+  }
   /// Raw arena memory for operator state (index arrays and the like), living until clear().
   void* scratch_bytes(std::size_t bytes) { return arena_.allocate(bytes); }
 

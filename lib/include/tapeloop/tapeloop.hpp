@@ -3,10 +3,10 @@
 
 #include "tapeloop/errors.hpp"
 #include "tapeloop/gradcheck.hpp"
+#include "tapeloop/ops.hpp"
 #include "tapeloop/parameter.hpp"
 #include "tapeloop/random.hpp"
 #include "tapeloop/shape.hpp"
 #include "tapeloop/tape.hpp"
 #include "tapeloop/tensor.hpp"
 #include "tapeloop/var.hpp"
-#include "tapeloop/ops.hpp"

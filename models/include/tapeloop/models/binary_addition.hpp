@@ -13,10 +13,10 @@ namespace tapeloop::models {
 
 /// Settings of the binary-addition experiment.
 struct BinaryAdditionConfig {
-  int hidden = 3;       // the lecture's net has 3 logistic hidden units
-  int bits = 8;         // length of each number (the sum gets one bit more)
+  int hidden = 3;  // the lecture's net has 3 logistic hidden units
+  int bits = 8;    // length of each number (the sum gets one bit more)
   int batch = 32;
-  int steps = 3000;     // optimizer steps
+  int steps = 3000;  // optimizer steps
   float learning_rate = 0.5f;
   float momentum = 0.9f;
   std::uint64_t seed = 1;
@@ -48,9 +48,9 @@ class BinaryAdditionRnn {
 /// One progress report of train_binary_addition.
 struct BinaryAdditionProgress {
   int step;
-  float loss;            // mean binary cross-entropy per output bit
-  float bit_accuracy;    // on a fixed held-out batch
-  float sum_accuracy;    // fraction of held-out sums with every bit right
+  float loss;          // mean binary cross-entropy per output bit
+  float bit_accuracy;  // on a fixed held-out batch
+  float sum_accuracy;  // fraction of held-out sums with every bit right
 };
 
 /// Trains the net with SGD + momentum and BPTT through all bits; calls `report` every
