@@ -145,15 +145,35 @@ void Tape<T>::backward(const Var<T>& output) {
 }
 
 template <class T>
-void Tape<T>::backward(const Var<T>& output, TensorRef<const T> seed) {
+void Tape<T>::check_output(const Var<T>& output, TensorRef<const T> seed) const {
   check_live(output, "backward");
   const Node<T>& out = nodes_[output.index()];
   if (seed.shape != out.shape) {
     throw ShapeError("backward: seed of shape " + seed.shape.str() + " for an output of shape " +
                      out.shape.str());
   }
-  if (!(out.flags & Node<T>::requires_grad)) {
-    throw TapeError("backward: the output (" + std::string(out.op) + ", shape " + out.shape.str() +
+}
+
+template <class T>
+void Tape<T>::backward(const Var<T>& output, TensorRef<const T> seed) {
+  backward(std::span<const Var<T>>(&output, 1), std::span<const TensorRef<const T>>(&seed, 1));
+}
+
+template <class T>
+void Tape<T>::backward(std::span<const Var<T>> outputs, std::span<const TensorRef<const T>> seeds) {
+  if (outputs.size() != seeds.size()) {
+    throw ValueError("backward: " + std::to_string(outputs.size()) + " outputs but " +
+                     std::to_string(seeds.size()) + " seeds");
+  }
+  bool any = false;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    check_output(outputs[k], seeds[k]);
+    any |= (nodes_[outputs[k].index()].flags & Node<T>::requires_grad) != 0;
+  }
+  if (!any) {
+    const Node<T>& out = nodes_[outputs.empty() ? 0 : outputs[0].index()];
+    throw TapeError("backward: the output (" + std::string(outputs.empty() ? "none" : out.op) +
+                    ", shape " + (outputs.empty() ? std::string("-") : out.shape.str()) +
                     ") does not depend on anything that requires a gradient");
   }
   if (backward_ran_) {
@@ -161,9 +181,21 @@ void Tape<T>::backward(const Var<T>& output, TensorRef<const T> seed) {
         "backward: already ran on this recording; call zero_grads() to run it again, or clear()");
   }
   backward_ran_ = true;
-  T* g = grad_of(output.index());
-  for (std::int64_t i = 0; i < seed.numel(); ++i) g[i] += seed.data[i];
-  run_backward(output.index());
+  std::uint32_t last = 0;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const std::uint32_t index = outputs[k].index();
+    if (!(nodes_[index].flags & Node<T>::requires_grad)) continue;
+    T* g = grad_of(index);
+    for (std::int64_t i = 0; i < seeds[k].numel(); ++i) g[i] += seeds[k].data[i];
+    last = std::max(last, index);
+  }
+  run_backward(last);
+}
+
+template <class T>
+Tape<T>& Tape<T>::recompute_tape() {
+  if (!recompute_tape_) recompute_tape_ = std::make_unique<Tape>(arena_.capacity(), 1024);
+  return *recompute_tape_;
 }
 
 template <class T>

@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <new>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -76,6 +78,9 @@ class Tape {
   /// Backpropagates from any output with the given seed (the vector of a vector-Jacobian
   /// product); the seed's shape must equal the output's.
   void backward(const Var<T>& output, TensorRef<const T> seed);
+  /// Backpropagates from several outputs at once, each with its own seed, in one sweep.
+  /// Outputs that do not require a gradient are skipped; at least one must.
+  void backward(std::span<const Var<T>> outputs, std::span<const TensorRef<const T>> seeds);
   /// Zeroes the gradient buffers this tape owns so backward() may run again on the same
   /// recording. Parameters' gradients are theirs to zero.
   void zero_grads();
@@ -90,6 +95,10 @@ class Tape {
   /// Fill every new value buffer with NaN before the operator writes it, so an operator that
   /// leaves an element unwritten shows up as NaN (used by gradcheck and tests).
   void set_poison_values(bool on) { poison_values_ = on; }
+
+  /// A second tape owned by this one, for operators that record and replay a sub-computation
+  /// during backward (checkpointed scan segments). Made on first use, kept across clear().
+  Tape& recompute_tape();
 
   std::size_t size() const { return nodes_.size(); }
   std::uint32_t generation() const { return generation_; }
@@ -138,10 +147,12 @@ class Tape {
  private:
   friend class NoGradGuard<T>;
   Var<T> push(Node<T> node);
+  void check_output(const Var<T>& output, TensorRef<const T> seed) const;
   void run_backward(std::uint32_t from);
 
   Arena arena_;
   std::vector<Node<T>> nodes_;
+  std::unique_ptr<Tape> recompute_tape_;
   std::uint32_t generation_ = 1;
   bool grad_enabled_ = true;
   bool poison_values_ = false;

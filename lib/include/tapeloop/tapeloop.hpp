@@ -7,6 +7,7 @@
 #include "tapeloop/parameter.hpp"
 #include "tapeloop/random.hpp"
 #include "tapeloop/shape.hpp"
+#include "tapeloop/state.hpp"
 #include "tapeloop/tape.hpp"
 #include "tapeloop/tensor.hpp"
 #include "tapeloop/var.hpp"

@@ -10,3 +10,4 @@
 #include "tapeloop/ops/softmax.hpp"
 #include "tapeloop/ops/unary.hpp"
 #include "tapeloop/ops/where.hpp"
+#include "tapeloop/scan.hpp"
