@@ -1,0 +1,164 @@
+// docs/tutorial.md, compiled and run: every block between "tutorial block" markers below
+// appears verbatim in the tutorial, and this suite fails if they drift apart.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tapeloop/tapeloop.hpp"
+
+// ---- tutorial block: cell ----
+using namespace tapeloop;
+
+// Minimal gated unit (Zhou et al., 2016): one forget gate f decides both what to keep of the
+// old state and how much of the candidate to write.
+//   f  = sigmoid(x W_f + h U_f + b_f)
+//   h~ = tanh(x W_h + (f * h) U_h + b_h)
+//   h' = (1 - f) * h + f * h~
+struct MinimalGatedUnit {
+  // weights = {W_f, U_f, b_f, W_h, U_h, b_h}; state = {h}; x: [B, I]
+  template <class T>
+  State<T> operator()(std::span<const Var<T>> w, const State<T>& state, const Var<T>& x) const {
+    const Var<T>& h = state[0];
+    Var<T> f = sigmoid(matmul(x, w[0]) + matmul(h, w[1]) + w[2]);
+    Var<T> candidate = tanh(matmul(x, w[3]) + matmul(f * h, w[4]) + w[5]);
+    return {(1.0 - f) * h + f * candidate};
+  }
+};
+// ---- end of tutorial block ----
+
+// ---- tutorial block: model ----
+template <class T>
+struct MguModel {
+  MguModel(std::int64_t input, std::int64_t hidden, Generator& rng) {
+    const T bound = T(1) / std::sqrt(T(hidden));  // PyTorch's default for recurrent weights
+    auto uniform = [&](Shape shape) { return Tensor<T>::uniform(shape, -bound, bound, rng); };
+    params = {Parameter<T>(uniform({input, hidden}), "W_f"),
+              Parameter<T>(uniform({hidden, hidden}), "U_f"),
+              Parameter<T>(uniform({hidden}), "b_f"),
+              Parameter<T>(uniform({input, hidden}), "W_h"),
+              Parameter<T>(uniform({hidden, hidden}), "U_h"),
+              Parameter<T>(uniform({hidden}), "b_h"),
+              Parameter<T>(uniform({hidden, 1}), "readout")};
+  }
+
+  // xs: [T, B, I] -> one prediction per sequence, [B, 1], read off the final state.
+  Var<T> forward(Tape<T>& tape, const Var<T>& xs) {
+    std::vector<Var<T>> w;
+    for (std::size_t i = 0; i < 6; ++i) w.push_back(params[i].var(tape));
+    Var<T> h0 = tape.constant(Tensor<T>::zeros({xs.dim(1), params[1].shape()[0]}).ref());
+    ScanOptions options;
+    options.collect_outputs = false;  // many-to-one: only the final state is needed
+    ScanResult<T> r = scan(tape, MinimalGatedUnit{}, xs, State<T>{h0}, w, options);
+    return matmul(r.state[0], params[6].var(tape));
+  }
+
+  std::vector<Parameter<T>> params;
+};
+// ---- end of tutorial block ----
+
+BOOST_AUTO_TEST_SUITE(test_tutorial)
+
+BOOST_AUTO_TEST_CASE(gradient_check) {
+  // ---- tutorial block: gradcheck ----
+  // Check the cell's backward pass, unrolled over 1, 2 and 5 steps, against finite differences.
+  for (std::int64_t steps : {1, 2, 5}) {
+    Generator rng(7);
+    std::vector<Tensor<double>> inputs = {
+        Tensor<double>::normal({steps, 2, 3}, 0.0, 1.0, rng),  // xs
+        Tensor<double>::normal({2, 4}, 0.0, 1.0, rng),         // h0
+        Tensor<double>::normal({3, 4}, 0.0, 0.5, rng),         // W_f
+        Tensor<double>::normal({4, 4}, 0.0, 0.5, rng),         // U_f
+        Tensor<double>::normal({4}, 0.0, 0.5, rng),            // b_f
+        Tensor<double>::normal({3, 4}, 0.0, 0.5, rng),         // W_h
+        Tensor<double>::normal({4, 4}, 0.0, 0.5, rng),         // U_h
+        Tensor<double>::normal({4}, 0.0, 0.5, rng)};           // b_h
+    GradcheckResult result = gradcheck(
+        [](Tape<double>& tape, const std::vector<Var<double>>& x) {
+          std::vector<Var<double>> w(x.begin() + 2, x.end());
+          return scan(tape, MinimalGatedUnit{}, x[0], State<double>{x[1]}, w).outputs;
+        },
+        inputs);
+    if (!result) std::printf("gradcheck failed:\n%s", result.message.c_str());
+    BOOST_TEST(result.passed);
+  }
+  // ---- end of tutorial block ----
+}
+
+BOOST_AUTO_TEST_CASE(training_remembers_the_first_input) {
+  // ---- tutorial block: train ----
+  // The task: read 10 random numbers, then output the first one. The gradient has to flow
+  // back through all 10 steps, and the forget gate has to learn to hold h still.
+  const std::int64_t steps = 10, batch = 32;
+  Generator rng(1);
+  MguModel<float> model(1, 16, rng);
+  std::vector<Tensor<float>> velocity;
+  for (auto& p : model.params) velocity.push_back(Tensor<float>::zeros(p.shape()));
+
+  Tape<float> tape;
+  float first_loss = 0, loss_value = 0;
+  for (int step = 0; step < 600; ++step) {
+    Tensor<float> xs = Tensor<float>::normal({steps, batch, 1}, 0.0f, 1.0f, rng);
+    Tensor<float> target({batch, 1});
+    for (std::int64_t b = 0; b < batch; ++b) target[b] = xs[b];  // xs[0, b, 0]
+
+    tape.clear();
+    for (auto& p : model.params) p.zero_grad();
+    Var<float> loss = mse_loss(model.forward(tape, tape.constant(xs.ref())),
+                               tape.constant(target.ref()));
+    tape.backward(loss);
+    for (std::size_t i = 0; i < model.params.size(); ++i) {  // SGD with momentum 0.9
+      Tensor<float>& w = model.params[i].value();
+      for (std::int64_t k = 0; k < w.numel(); ++k) {
+        velocity[i][k] = 0.9f * velocity[i][k] - 0.05f * model.params[i].grad()[k];
+        w[k] += velocity[i][k];
+      }
+    }
+    loss_value = loss.item();
+    if (step == 0) first_loss = loss_value;
+    if (step % 100 == 0) std::printf("step %3d  loss %.4f\n", step, loss_value);
+  }
+  // ---- end of tutorial block ----
+  BOOST_TEST(first_loss > 0.5f);  // the variance of the target is 1
+  BOOST_TEST(loss_value < 0.1f * first_loss);
+}
+
+BOOST_AUTO_TEST_CASE(tutorial_shows_these_blocks) {
+  auto read = [](const std::filesystem::path& path) {
+    std::ifstream in(path);
+    BOOST_REQUIRE_MESSAGE(in, "cannot open " << path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string self = read(__FILE__);
+  const std::string tutorial =
+      read(std::filesystem::path(__FILE__).parent_path().parent_path() / "docs" / "tutorial.md");
+  // Spelled in two pieces so these lines are not taken for markers themselves.
+  const std::string begin = std::string("// ---- tutorial") + " block: ";
+  const std::string end = std::string("// ---- end of tutorial") + " block ----";
+  int blocks = 0;
+  for (std::size_t at = self.find(begin); at != std::string::npos; at = self.find(begin, at + 1)) {
+    const std::size_t body = self.find('\n', at) + 1;
+    const std::size_t stop = self.rfind('\n', self.find(end, body)) + 1;
+    std::string code = self.substr(body, stop - body);
+    // Remove the indentation of the marker's line from every line of the block.
+    const std::size_t line_start = self.rfind('\n', at) + 1;
+    const std::size_t indent = at - line_start;
+    std::string dedented;
+    std::istringstream lines(code);
+    for (std::string line; std::getline(lines, line);) {
+      dedented += (line.size() >= indent ? line.substr(indent) : line) + "\n";
+    }
+    ++blocks;
+    BOOST_CHECK_MESSAGE(tutorial.find("```cpp\n" + dedented + "```") != std::string::npos,
+                        "docs/tutorial.md is missing this block:\n" << dedented);
+  }
+  BOOST_TEST(blocks == 4);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
