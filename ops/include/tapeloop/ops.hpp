@@ -3,6 +3,7 @@
 
 #include "tapeloop/ops/arithmetic.hpp"
 #include "tapeloop/ops/index.hpp"
+#include "tapeloop/ops/linear.hpp"
 #include "tapeloop/ops/loss.hpp"
 #include "tapeloop/ops/matmul.hpp"
 #include "tapeloop/ops/reduce.hpp"
