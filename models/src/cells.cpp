@@ -27,22 +27,23 @@ std::string gates_of(int gates) {
 // Checks weight_hh [G*H,H], h [B,H], c (if any) like h, and xw [B,G*H]; returns H.
 std::int64_t check_recurrence(const char* cell, int gates, const Shape& xw, const Shape& h,
                               const Shape* c, const Shape& w_hh) {
-  const std::string head = std::string(cell) + ": ";
+  // Messages are built only on failure: recording a step must not touch the heap.
+  auto head = [&] { return std::string(cell) + ": "; };
   if (w_hh.rank() != 2 || w_hh[0] != gates * w_hh[1]) {
-    throw ShapeError(head + "weight_hh " + w_hh.str() + ": expected [" + gates_of(gates) + ",H]" +
+    throw ShapeError(head() + "weight_hh " + w_hh.str() + ": expected [" + gates_of(gates) + ",H]" +
                      (w_hh.rank() == 2 ? " = " + Shape{gates * w_hh[1], w_hh[1]}.str() : ""));
   }
   const std::int64_t H = w_hh[1];
   if (h.rank() != 2 || h[1] != H) {
-    throw ShapeError(head + "h " + h.str() + " and weight_hh " + w_hh.str() + ": expected h [B," +
+    throw ShapeError(head() + "h " + h.str() + " and weight_hh " + w_hh.str() + ": expected h [B," +
                      std::to_string(H) + "]");
   }
   if (c && *c != h) {
-    throw ShapeError(head + "c " + c->str() + " and h " + h.str() + ": expected equal shapes");
+    throw ShapeError(head() + "c " + c->str() + " and h " + h.str() + ": expected equal shapes");
   }
   const Shape want{h[0], gates * H};
   if (xw != want) {
-    throw ShapeError(head + "projected input " + xw.str() + " and h " + h.str() + ": expected " +
+    throw ShapeError(head() + "projected input " + xw.str() + " and h " + h.str() + ": expected " +
                      want.str() + " (x W_ih^T + b_ih)");
   }
   return H;

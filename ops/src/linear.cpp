@@ -17,15 +17,16 @@ struct LinearDims {
 };
 
 LinearDims check_linear(const Shape& xs, const Shape& ws, const Shape* bs) {
-  const std::string head = "linear: input " + xs.str() + " and weight " + ws.str();
+  // Messages are built only on failure: recording must not touch the heap.
+  auto head = [&] { return "linear: input " + xs.str() + " and weight " + ws.str(); };
   if (ws.rank() != 2) {
     throw ShapeError("linear: weight " + ws.str() + ": expected [out_features, in_features]");
   }
-  if (xs.rank() < 1) throw ShapeError(head + ": the input needs at least one dimension");
+  if (xs.rank() < 1) throw ShapeError(head() + ": the input needs at least one dimension");
   const std::int64_t in = ws[1];
   const std::int64_t out = ws[0];
   if (xs[xs.rank() - 1] != in) {
-    throw ShapeError(head + ": input features " + std::to_string(xs[xs.rank() - 1]) + " and " +
+    throw ShapeError(head() + ": input features " + std::to_string(xs[xs.rank() - 1]) + " and " +
                      std::to_string(in) + " differ");
   }
   if (bs && (bs->rank() != 1 || (*bs)[0] != out)) {
@@ -36,7 +37,7 @@ LinearDims check_linear(const Shape& xs, const Shape& ws, const Shape* bs) {
   for (int a = 0; a + 1 < xs.rank(); ++a) d.rows *= xs[a];  // numel / in fails for in = 0
   d.out_shape[xs.rank() - 1] = out;
   if (d.rows > detail::blas_max || in > detail::blas_max || out > detail::blas_max) {
-    throw ShapeError(head + ": a matrix dimension exceeds the BLAS limit of " +
+    throw ShapeError(head() + ": a matrix dimension exceeds the BLAS limit of " +
                      std::to_string(detail::blas_max));
   }
   return d;

@@ -12,18 +12,20 @@
 namespace tapeloop {
 namespace {
 
-// Throws ShapeError unless `state` is [B,H] and every gate input is [B, gates*H].
+// Throws ShapeError unless `state` is [B,H] and every gate input is [B, gates*H]. The message
+// is built only on failure: recording must not touch the heap.
 void check_cell(const char* op, const char* state_name, const Shape& state,
                 std::initializer_list<std::pair<const char*, Shape>> gate_inputs, int gates) {
-  std::string listed = std::string(op) + ": ";
-  for (const auto& [name, shape] : gate_inputs)
-    listed += std::string(name) + " " + shape.str() + ", ";
-  listed += std::string(state_name) + " " + state.str();
-  if (state.rank() != 2) throw ShapeError(listed + ": expected " + state_name + " [B,H]");
+  auto listed = [&] {
+    std::string s = std::string(op) + ": ";
+    for (const auto& [name, shape] : gate_inputs) s += std::string(name) + " " + shape.str() + ", ";
+    return s + state_name + " " + state.str();
+  };
+  if (state.rank() != 2) throw ShapeError(listed() + ": expected " + state_name + " [B,H]");
   const Shape want{state[0], gates * state[1]};
   for (const auto& [name, shape] : gate_inputs) {
     if (shape != want) {
-      throw ShapeError(listed + ": expected " + name + " " + want.str() + " ([B," +
+      throw ShapeError(listed() + ": expected " + name + " " + want.str() + " ([B," +
                        std::to_string(gates) + "H] for B = " + std::to_string(state[0]) +
                        ", H = " + std::to_string(state[1]) + ")");
     }

@@ -32,8 +32,9 @@ class TrainMode {
 template <class T>
 class Module;
 
-/// What a module shows its parameters and parts to (see Module::visit). Collects parameters
-/// under dotted names, or passes a mode on.
+/// What a module shows its parameters and parts to (see Module::visit). Depending on what the
+/// module asked for, it collects the parameters under dotted names, zeroes their gradients, or
+/// passes a mode on; only collecting touches the heap.
 template <class T>
 class ModuleVisitor {
  public:
@@ -49,10 +50,11 @@ class ModuleVisitor {
 
  private:
   friend class Module<T>;
-  std::vector<std::pair<std::string, Parameter<T>*>>* out_ = nullptr;  // when collecting
-  std::string prefix_;
-  bool set_mode_ = false;  // when passing a mode on
-  bool training_ = true;
+  enum class Action { collect, zero_grad, set_mode };
+  Action action_ = Action::collect;
+  std::vector<std::pair<std::string, Parameter<T>*>>* out_ = nullptr;  // with collect
+  std::string prefix_;                                                 // with collect
+  bool training_ = true;                                               // with set_mode
 };
 
 /// Base of a model made of Parameters and submodules. A subclass lists them in visit(), in a
@@ -77,7 +79,7 @@ class Module : public TrainMode {
   std::vector<std::pair<std::string, Parameter<T>*>> named_parameters();
   /// The same parameters without their names (for an optimizer).
   std::vector<Parameter<T>*> parameters();
-  /// Zeroes every parameter's gradient.
+  /// Zeroes every parameter's gradient (without allocating, so once per training step is fine).
   void zero_grad();
   /// Sets the mode of this module and of every part it visits, recursively.
   void train(bool on = true) override;
@@ -87,24 +89,27 @@ class Module : public TrainMode {
 
 template <class T>
 void ModuleVisitor<T>::parameter(std::string_view name, Parameter<T>& p) {
-  if (out_) out_->emplace_back(prefix_ + std::string(name), &p);
+  if (action_ == Action::collect) out_->emplace_back(prefix_ + std::string(name), &p);
+  if (action_ == Action::zero_grad) p.zero_grad();
 }
 
 template <class T>
 void ModuleVisitor<T>::module(std::string_view name, Module<T>& m) {
-  if (set_mode_) {
+  if (action_ == Action::set_mode) {
     m.train(training_);  // recurses on its own
-    return;
+  } else if (action_ == Action::zero_grad) {
+    m.visit(*this);
+  } else {
+    const std::size_t length = prefix_.size();
+    prefix_.append(name).push_back('.');
+    m.visit(*this);
+    prefix_.resize(length);
   }
-  const std::size_t length = prefix_.size();
-  prefix_.append(name).push_back('.');
-  m.visit(*this);
-  prefix_.resize(length);
 }
 
 template <class T>
 void ModuleVisitor<T>::module(std::string_view, TrainMode& part) {
-  if (set_mode_) part.train(training_);
+  if (action_ == Action::set_mode) part.train(training_);
 }
 
 template <class T>
@@ -125,14 +130,16 @@ std::vector<Parameter<T>*> Module<T>::parameters() {
 
 template <class T>
 void Module<T>::zero_grad() {
-  for (Parameter<T>* p : parameters()) p->zero_grad();
+  ModuleVisitor<T> v;  // no list: a training step calls this and must not allocate
+  v.action_ = ModuleVisitor<T>::Action::zero_grad;
+  visit(v);
 }
 
 template <class T>
 void Module<T>::train(bool on) {
   TrainMode::train(on);
   ModuleVisitor<T> v;
-  v.set_mode_ = true;
+  v.action_ = ModuleVisitor<T>::Action::set_mode;
   v.training_ = on;
   visit(v);
 }
