@@ -3,8 +3,7 @@
 
 #include "support/check.hpp"
 
-#include "tapeloop/models/layers.hpp"
-#include "tapeloop/models/module.hpp"
+#include "tapeloop/models.hpp"
 
 using namespace tapeloop;
 using namespace tapeloop::models;
@@ -35,6 +34,16 @@ struct Model : Module<float> {
     v.module("drop", drop);
   }
 };
+
+// What a visitor accepts as a part: modules of its own scalar type and parameter-free parts;
+// a module of the other scalar type is a compile error, not a silently skipped part.
+template <class V, class M>
+concept registrable = requires(V& v, M& m) {
+  v.module("part", m);
+};
+static_assert(registrable<ModuleVisitor<float>, Linear<float>>);
+static_assert(registrable<ModuleVisitor<float>, Dropout>);
+static_assert(!registrable<ModuleVisitor<float>, Linear<double>>);
 
 }  // namespace
 
