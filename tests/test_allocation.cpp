@@ -8,6 +8,8 @@
 #include <new>
 
 #include "support/check.hpp"
+#include "tapeloop/models/cells.hpp"
+#include "tapeloop/models/layers.hpp"
 
 namespace {
 std::atomic<bool> counting{false};
@@ -121,6 +123,57 @@ float train_step(Tape<float>& tape, Model& m, const Batch& data) {
   return loss.item();
 }
 
+// The recurrent building blocks: Embedding, Linear, Dropout modules, the generic and fused
+// LSTM and GRU cells over a projected input, and the generic RNN cell.
+struct RecurrentModel : models::Module<float> {
+  Generator rng{12};
+  models::Embedding<float> embedding{vocab, embed, rng};
+  models::Linear<float> input{embed, 4 * hidden, rng};  // x W_ih^T + b_ih for every step at once
+  Parameter<float> w_hh{Tensor<float>::normal({4 * hidden, hidden}, 0.0f, 0.3f, rng)};
+  Parameter<float> b_hh{Tensor<float>::zeros({4 * hidden})};
+  Parameter<float> w_gru{Tensor<float>::normal({3 * hidden, hidden}, 0.0f, 0.3f, rng)};
+  Parameter<float> w_rnn{Tensor<float>::normal({hidden, hidden}, 0.0f, 0.3f, rng)};
+  models::Linear<float> out{hidden, classes, rng};
+  models::Dropout drop{0.2, 13};
+  void visit(models::ModuleVisitor<float>& v) override {
+    v.module("embedding", embedding);
+    v.module("input", input);
+    v.parameter("w_hh", w_hh);
+    v.parameter("b_hh", b_hh);
+    v.parameter("w_gru", w_gru);
+    v.parameter("w_rnn", w_rnn);
+    v.module("out", out);
+    v.module("drop", drop);
+  }
+};
+
+float recurrent_step(Tape<float>& tape, RecurrentModel& m, const Batch& data) {
+  tape.clear();
+  m.zero_grad();
+  Var<float> xs = m.drop.forward(m.embedding.forward(tape, data.tokens, Shape{steps, batch}));
+  Var<float> xw = m.input.forward(xs);  // [T,B,4H]
+  Var<float> w_hh = m.w_hh.var(tape), b_hh = m.b_hh.var(tape);
+  Var<float> w_gru = m.w_gru.var(tape), w_rnn = m.w_rnn.var(tape);
+  Var<float> zero = tape.constant(data.target.ref());
+  LstmState<float> generic{zero, zero}, fused{zero, zero};
+  Var<float> g = zero, r = zero;
+  for (std::int64_t t = 0; t < steps; ++t) {
+    Var<float> x_t = select(xw, 0, t);
+    generic = models::lstm_cell_projected(x_t, generic, w_hh, b_hh);
+    fused = lstm_cell_fused(x_t + linear(fused.h, w_hh, b_hh), fused.c);
+    Var<float> gi = narrow(x_t, 1, 0, 3 * hidden);
+    g = gru_cell_fused(gi, linear(g, w_gru), g) + models::gru_cell_projected(gi, g, w_gru) * 0.0f;
+    r = models::rnn_cell_tanh_projected(narrow(x_t, 1, 0, hidden), r, w_rnn);
+  }
+  Var<float> h = generic.h + fused.h + g + dropout(r, 0.1f, m.drop.generator());
+  Var<float> loss = cross_entropy(m.out.forward(h), std::span<const std::int64_t>(data.labels));
+  tape.backward(loss);
+  for (Parameter<float>* p : {&m.w_hh, &m.b_hh, &m.w_gru, &m.w_rnn, &m.input.weight}) {
+    for (std::int64_t i = 0; i < p->numel(); ++i) p->value()[i] -= 0.1f * p->grad()[i];
+  }
+  return loss.item();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(test_allocation)
@@ -156,6 +209,21 @@ BOOST_AUTO_TEST_CASE(steady_state_training_step_does_not_allocate) {
   counting = false;
   BOOST_TEST(allocations.load() == 0);
   BOOST_TEST(last < first);  // and it is training
+}
+
+BOOST_AUTO_TEST_CASE(steady_state_recurrent_step_does_not_allocate) {
+  RecurrentModel m;
+  Batch data;
+  Generator rng(4);
+  for (std::int64_t& token : data.tokens) token = static_cast<std::int64_t>(rng.below(vocab));
+  for (std::int64_t& label : data.labels) label = static_cast<std::int64_t>(rng.below(classes));
+  Tape<float> tape(4096, 16);
+  for (int i = 0; i < 4; ++i) recurrent_step(tape, m, data);
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 20; ++i) recurrent_step(tape, m, data);
+  counting = false;
+  BOOST_TEST(allocations.load() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

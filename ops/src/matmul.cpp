@@ -1,42 +1,13 @@
 // matmul: shape checks, and forward and backward as GEMM calls that accumulate in place.
 #include "tapeloop/ops/matmul.hpp"
 
-#include <cblas.h>
-
-#include <algorithm>
-#include <limits>
 #include <string>
-#include <type_traits>
 
+#include "gemm.hpp"
 #include "tapeloop/tape.hpp"
 
 namespace tapeloop {
 namespace {
-
-// C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C, all row-major and contiguous. With a
-// transpose flag the operand is read as stored (A as [k,m], B as [n,k]): no transposed copy is
-// ever made. Empty products never reach BLAS, whose leading dimensions must be >= 1.
-template <class T>
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
-          const T* b, T beta, T* c) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {  // the sum over an empty inner dimension is zero
-    if (beta == T(0)) std::fill(c, c + m * n, T(0));
-    return;  // beta is 0 or 1 in this file
-  }
-  const auto ta = trans_a ? CblasTrans : CblasNoTrans;
-  const auto tb = trans_b ? CblasTrans : CblasNoTrans;
-  const int lda = static_cast<int>(trans_a ? m : k);
-  const int ldb = static_cast<int>(trans_b ? k : n);
-  const int ldc = static_cast<int>(n);
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0f, a, lda, b, ldb, beta, c, ldc);
-  } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0, a, lda, b, ldb, beta, c, ldc);
-  }
-}
 
 std::string shapes(const Shape& a, const Shape& b) {
   return "matmul: " + a.str() + " x " + b.str();
@@ -71,7 +42,7 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
   const Shape out_shape = ra == 3 ? Shape{batch, m, n} : Shape{m, n};
   // A shared weight makes [B,M,K] one contiguous [B*M,K] matrix: a single GEMM.
   const std::int64_t rows = shared ? batch * m : m;
-  constexpr std::int64_t blas_max = std::numeric_limits<int>::max();  // CBLAS sizes are int
+  using detail::blas_max;
   if (rows > blas_max || n > blas_max || k > blas_max) {
     throw ShapeError(shapes(sa, sb) + ": a matrix dimension exceeds the BLAS limit of " +
                      std::to_string(blas_max));
@@ -84,7 +55,8 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
   const std::int64_t products = shared ? 1 : batch;
   const std::int64_t step_b = shared ? 0 : k * n;  // elements between batch entries of b
   for (std::int64_t i = 0; i < products; ++i) {
-    gemm<T>(false, false, rows, n, k, pa + i * rows * k, pb + i * step_b, T(0), py + i * rows * n);
+    detail::gemm<T>(false, false, rows, n, k, pa + i * rows * k, pb + i * step_b, T(0),
+                    py + i * rows * n);
   }
 
   tape.set_backward(out, [=] {
@@ -93,16 +65,16 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
       T* ga = a.grad().data;
       // dA += dY B^T
       for (std::int64_t i = 0; i < products; ++i) {
-        gemm<T>(false, true, rows, k, n, g + i * rows * n, pb + i * step_b, T(1),
-                ga + i * rows * k);
+        detail::gemm<T>(false, true, rows, k, n, g + i * rows * n, pb + i * step_b, T(1),
+                        ga + i * rows * k);
       }
     }
     if (b.requires_grad()) {
       T* gb = b.grad().data;
       // dB += A^T dY; for a shared weight the B*M rows are summed by the one GEMM.
       for (std::int64_t i = 0; i < products; ++i) {
-        gemm<T>(true, false, k, n, rows, pa + i * rows * k, g + i * rows * n, T(1),
-                gb + i * step_b);
+        detail::gemm<T>(true, false, k, n, rows, pa + i * rows * k, g + i * rows * n, T(1),
+                        gb + i * step_b);
       }
     }
   });

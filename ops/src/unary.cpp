@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "elementwise.hpp"
+#include "sigmoid.hpp"
 #include "tapeloop/errors.hpp"
 
 namespace tapeloop {
@@ -43,16 +44,8 @@ Var<T> tanh(const Var<T>& x) {
 
 template <class T>
 Var<T> sigmoid(const Var<T>& x) {
-  // Only ever exponentiate a non-positive number, so nothing overflows: e^-v for v >= 0 and
-  // e^v / (1 + e^v) for v < 0. (e^v / (1 + e^v) alone is inf / inf = NaN for large v; the
-  // 1 / (1 + e^-v) form alone overflows e^-v for very negative v.)
   return detail::unary(
-      "sigmoid", x,
-      [](T v) {
-        if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
-        const T e = std::exp(v);
-        return e / (T(1) + e);
-      },
+      "sigmoid", x, [](T v) { return detail::stable_sigmoid(v); },
       [](T g, T, T y) { return g * y * (T(1) - y); });
 }
 

@@ -1,0 +1,198 @@
+// Fused LSTM and GRU cells: values against the formulas, gradients, float agreement, errors.
+#include <cmath>
+
+#include "support/check.hpp"
+
+#include "tapeloop/ops/recurrent.hpp"
+
+using namespace tapeloop;
+using tapeloop::testing::check_float_matches_double;
+using tapeloop::testing::random_tensor;
+
+namespace {
+
+double sig(double v) {
+  return 1.0 / (1.0 + std::exp(-v));
+}
+
+// {B, H} pairs: single elements, one row, one unit, and general sizes.
+const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {{1, 1}, {1, 3}, {4, 1}, {3, 4}};
+
+// Both halves of the LSTM output, so a check sees the gradients of h and of c.
+const auto lstm_both = [](auto&, const auto& v) {
+  const auto s = lstm_cell_fused(v[0], v[1]);
+  return concat({s.h, s.c}, 0);
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(test_recurrent)
+
+BOOST_AUTO_TEST_CASE(lstm_values_match_the_formula) {
+  const std::int64_t B = 3, H = 4;
+  Tape<double> tape;
+  Tensor<double> gates = random_tensor({B, 4 * H}, 1, -2, 2), c0 = random_tensor({B, H}, 2);
+  const LstmState<double> s = lstm_cell_fused(tape.input(gates.ref()), tape.input(c0.ref()));
+  BOOST_TEST(s.h.shape() == (Shape{B, H}));
+  BOOST_TEST(s.c.shape() == (Shape{B, H}));
+  auto tol = boost::test_tools::tolerance(1e-14);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t j = 0; j < H; ++j) {
+      const double* g = gates.data() + b * 4 * H;
+      const double c = sig(g[H + j]) * c0[b * H + j] + sig(g[j]) * std::tanh(g[2 * H + j]);
+      BOOST_TEST(s.c.value()[b * H + j] == c, tol);
+      BOOST_TEST(s.h.value()[b * H + j] == sig(g[3 * H + j]) * std::tanh(c), tol);
+    }
+  // h and c are the two halves of one node, contiguous: h first.
+  BOOST_TEST(s.c.value().data == s.h.value().data + B * H);
+}
+
+BOOST_AUTO_TEST_CASE(lstm_gradcheck_over_shapes) {
+  std::uint64_t seed = 10;
+  for (const auto& [B, H] : sizes) {
+    std::vector<Tensor<double>> in = {random_tensor({B, 4 * H}, seed++, -2, 2),
+                                      random_tensor({B, H}, seed++)};
+    TAPELOOP_CHECK_GRADCHECK(lstm_both, in);
+    // Only one half used: the other half's gradient is zero and must not disturb the rule.
+    TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& v) { return lstm_cell_fused(v[0], v[1]).h; },
+                             in);
+    TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& v) { return lstm_cell_fused(v[0], v[1]).c; },
+                             in);
+    TAPELOOP_CHECK_GRADCHECK(
+        [](auto&, const auto& v) {
+          const auto s = lstm_cell_fused(v[0], v[1]);
+          return s.h * s.c + s.c;
+        },
+        in);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(lstm_gradcheck_two_steps_through_the_state_views) {
+  // Step 2 reads step 1's h (through a recurrent weight) and c: the views are inputs of nodes.
+  std::vector<Tensor<double>> in = {random_tensor({2, 12}, 20, -2, 2), random_tensor({2, 3}, 21),
+                                    random_tensor({12, 3}, 22), random_tensor({2, 12}, 23)};
+  TAPELOOP_CHECK_GRADCHECK(
+      [](auto&, const auto& v) {
+        const auto s1 = lstm_cell_fused(v[0], v[1]);
+        const auto s2 = lstm_cell_fused(v[3] + matmul(s1.h, transpose(v[2], 0, 1)), s1.c);
+        return concat({s2.h, s2.c}, 1);
+      },
+      in);
+}
+
+BOOST_AUTO_TEST_CASE(lstm_float_matches_double) {
+  check_float_matches_double(lstm_both,
+                             {random_tensor({3, 20}, 30, -2, 2), random_tensor({3, 5}, 31)});
+}
+
+BOOST_AUTO_TEST_CASE(gru_values_match_the_formula) {
+  const std::int64_t B = 3, H = 4;
+  Tape<double> tape;
+  Tensor<double> gi = random_tensor({B, 3 * H}, 40, -2, 2),
+                 gh = random_tensor({B, 3 * H}, 41, -2, 2);
+  Tensor<double> h0 = random_tensor({B, H}, 42);
+  Var<double> h = gru_cell_fused(tape.input(gi.ref()), tape.input(gh.ref()), tape.input(h0.ref()));
+  BOOST_TEST(h.shape() == (Shape{B, H}));
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t j = 0; j < H; ++j) {
+      const double* xi = gi.data() + b * 3 * H;
+      const double* xh = gh.data() + b * 3 * H;
+      const double r = sig(xi[j] + xh[j]);
+      const double z = sig(xi[H + j] + xh[H + j]);
+      const double n = std::tanh(xi[2 * H + j] + r * xh[2 * H + j]);
+      BOOST_TEST(h.value()[b * H + j] == (1 - z) * n + z * h0[b * H + j],
+                 boost::test_tools::tolerance(1e-14));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(gru_gradcheck_over_shapes) {
+  std::uint64_t seed = 50;
+  for (const auto& [B, H] : sizes) {
+    std::vector<Tensor<double>> in = {random_tensor({B, 3 * H}, seed++, -2, 2),
+                                      random_tensor({B, 3 * H}, seed++, -2, 2),
+                                      random_tensor({B, H}, seed++)};
+    TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& v) { return gru_cell_fused(v[0], v[1], v[2]); },
+                             in);
+  }
+  // The same Var as gi and gh: both contributions add into one gradient.
+  std::vector<Tensor<double>> same = {random_tensor({2, 6}, 60, -2, 2), random_tensor({2, 2}, 61)};
+  TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& v) { return gru_cell_fused(v[0], v[0], v[1]); },
+                           same);
+}
+
+BOOST_AUTO_TEST_CASE(gru_gradcheck_two_steps) {
+  std::vector<Tensor<double>> in = {random_tensor({2, 9}, 70, -2, 2), random_tensor({9, 3}, 71),
+                                    random_tensor({2, 3}, 72), random_tensor({2, 9}, 73, -2, 2)};
+  TAPELOOP_CHECK_GRADCHECK(
+      [](auto&, const auto& v) {
+        const auto wt = transpose(v[1], 0, 1);
+        const auto h1 = gru_cell_fused(v[0], matmul(v[2], wt), v[2]);
+        return gru_cell_fused(v[3], matmul(h1, wt), h1);
+      },
+      in);
+}
+
+BOOST_AUTO_TEST_CASE(gru_float_matches_double) {
+  check_float_matches_double([](auto&, const auto& v) { return gru_cell_fused(v[0], v[1], v[2]); },
+                             {random_tensor({3, 15}, 80, -2, 2), random_tensor({3, 15}, 81, -2, 2),
+                              random_tensor({3, 5}, 82)});
+}
+
+BOOST_AUTO_TEST_CASE(saturated_gates_stay_finite) {
+  // Far out the sigmoid must be exactly 0 or 1, not NaN from inf / inf, in float and double.
+  auto check = [](auto zero) {
+    using T = decltype(zero);
+    Tape<T> tape;
+    Tensor<T> gates = Tensor<T>::from({2, 4}, {1000, -1000, 1000, -1000, -1000, 1000, -1000, 1000});
+    Var<T> g = tape.input(gates.ref(), true);
+    Var<T> c0 = tape.input(Tensor<T>::ones({2, 1}).ref(), true);
+    const LstmState<T> s = lstm_cell_fused(g, c0);
+    BOOST_TEST(s.c.value()[0] == T(1));  // i = 1, f = 0, g = 1
+    BOOST_TEST(s.c.value()[1] == T(1));  // i = 0, f = 1, c = c_prev
+    BOOST_TEST(s.h.value()[0] == T(0));  // o = 0
+    Tensor<T> gru_in = Tensor<T>::from({1, 3}, {-1000, 1000, 5});
+    Var<T> h = gru_cell_fused(tape.input(gru_in.ref(), true), tape.input(gru_in.ref(), true),
+                              tape.input(Tensor<T>::full({1, 1}, T(0.5)).ref(), true));
+    BOOST_TEST(h.value()[0] == T(0.5));  // z = 1: the state passes through
+    tape.backward(sum(s.h) + sum(s.c) + sum(h));
+    for (std::int64_t i = 0; i < 8; ++i) BOOST_TEST(std::isfinite(g.grad()[i]));
+    for (std::int64_t i = 0; i < 2; ++i) BOOST_TEST(std::isfinite(c0.grad()[i]));
+  };
+  check(0.0f);
+  check(0.0);
+}
+
+BOOST_AUTO_TEST_CASE(no_grad_records_no_rule) {
+  Tape<double> tape;
+  Var<double> g = tape.input(random_tensor({2, 8}, 90).ref(), true);
+  Var<double> c = tape.input(random_tensor({2, 2}, 91).ref(), true);
+  auto guard = tape.no_grad();
+  const LstmState<double> s = lstm_cell_fused(g, c);
+  BOOST_TEST(!s.h.requires_grad());
+  BOOST_TEST(!s.c.requires_grad());
+  const Var<double> gi = narrow(g, 1, 0, 6);
+  BOOST_TEST(!gru_cell_fused(gi, gi, s.h).requires_grad());
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_the_shapes) {
+  Tape<float> tape;
+  auto v = [&](const Shape& s) { return tape.input(Tensor<float>::zeros(s).ref()); };
+  TAPELOOP_CHECK_THROW_MESSAGE(lstm_cell_fused(v({3, 10}), v({3, 4})), ShapeError,
+                               "lstm_cell_fused: gates [3,10], c_prev [3,4]: expected gates [3,16] "
+                               "([B,4H] for B = 3, H = 4)");
+  TAPELOOP_CHECK_THROW_MESSAGE(
+      lstm_cell_fused(v({2, 16}), v({3, 4})), ShapeError,
+      "lstm_cell_fused: gates [2,16], c_prev [3,4]: expected gates [3,16]");
+  TAPELOOP_CHECK_THROW_MESSAGE(lstm_cell_fused(v({16}), v({4})), ShapeError,
+                               "lstm_cell_fused: gates [16], c_prev [4]: expected c_prev [B,H]");
+  TAPELOOP_CHECK_THROW_MESSAGE(
+      gru_cell_fused(v({2, 12}), v({2, 9}), v({2, 4})), ShapeError,
+      "gru_cell_fused: gi [2,12], gh [2,9], h_prev [2,4]: expected gh [2,12] ([B,3H] for B = 2");
+  TAPELOOP_CHECK_THROW_MESSAGE(gru_cell_fused(v({2, 12}), v({2, 12}), v({2, 4, 1})), ShapeError,
+                               "expected h_prev [B,H]");
+  const std::size_t nodes = tape.size();
+  BOOST_CHECK_THROW(lstm_cell_fused(v({2, 3}), v({2, 1})), ShapeError);
+  BOOST_TEST(tape.size() == nodes + 2);  // the two inputs; the failed call recorded nothing
+}
+
+BOOST_AUTO_TEST_SUITE_END()
