@@ -50,7 +50,7 @@ struct MguModel {
   Var<T> forward(Tape<T>& tape, const Var<T>& xs) {
     std::vector<Var<T>> w;
     for (std::size_t i = 0; i < 6; ++i) w.push_back(params[i].var(tape));
-    Var<T> h0 = tape.constant(Tensor<T>::zeros({xs.dim(1), params[1].shape()[0]}).ref());
+    Var<T> h0 = tape.zeros({xs.dim(1), params[1].shape()[0]});
     ScanOptions options;
     options.collect_outputs = false;  // many-to-one: only the final state is needed
     ScanResult<T> r = scan(tape, MinimalGatedUnit{}, xs, State<T>{h0}, w, options);

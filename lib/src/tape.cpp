@@ -58,6 +58,16 @@ Var<T> Tape<T>::scalar(T value) {
 }
 
 template <class T>
+Var<T> Tape<T>::full(const Shape& shape, T value) {
+  Node<T> n;
+  n.shape = shape;
+  n.op = "full";
+  n.value = scratch(shape.numel());
+  std::fill(n.value, n.value + shape.numel(), value);
+  return push(n);
+}
+
+template <class T>
 Var<T> Tape<T>::external_leaf(T* value, T* grad, const Shape& shape) {
   Node<T> n;
   n.shape = shape;

@@ -39,20 +39,24 @@ BinaryAdditionRnn::BinaryAdditionRnn(int hidden, Generator& rng)
       w_hy_(init_uniform({hidden, 1}, 1.0f, rng), "w_hy"),
       b_y_(Tensor<float>::zeros({1}), "b_y") {}
 
-Var<float> BinaryAdditionRnn::forward(Tape<float>& tape, const Var<float>& inputs) {
-  const std::int64_t steps = inputs.dim(0);
-  const std::int64_t batch = inputs.dim(1);
-  Var<float> w_xh = w_xh_.var(tape), w_hh = w_hh_.var(tape), b_h = b_h_.var(tape);
-  Var<float> w_hy = w_hy_.var(tape), b_y = b_y_.var(tape);
-  // The same five weights at every step: backward leaves the sum of the per-step gradients.
-  Var<float> h = tape.constant(Tensor<float>::zeros({batch, w_hh.dim(0)}).ref());
-  std::vector<Var<float>> logits;
-  logits.reserve(static_cast<std::size_t>(steps));
-  for (std::int64_t t = 0; t < steps; ++t) {
-    h = sigmoid(matmul(select(inputs, 0, t), w_xh) + matmul(h, w_hh) + b_h);
-    logits.push_back(matmul(h, w_hy) + b_y);
+namespace {
+
+// One step of the lecture's net: h_t = sigmoid(x_t W_xh + h_{t-1} W_hh + b_h).
+struct LogisticCell {
+  State<float> operator()(std::span<const Var<float>> w, const State<float>& s,
+                          const Var<float>& x) const {
+    return {sigmoid(matmul(x, w[0]) + matmul(s[0], w[1]) + w[2])};
   }
-  return stack(std::span<const Var<float>>(logits), 0);
+};
+
+}  // namespace
+
+Var<float> BinaryAdditionRnn::forward(Tape<float>& tape, const Var<float>& inputs) {
+  // The same weights at every step: backward leaves the sum of the per-step gradients.
+  Var<float> h0 = tape.zeros({inputs.dim(1), w_hh_.shape()[0]});
+  ScanResult<float> r = scan(tape, LogisticCell{}, inputs, State<float>{h0},
+                             {w_xh_.var(tape), w_hh_.var(tape), b_h_.var(tape)});
+  return matmul(r.outputs, w_hy_.var(tape)) + b_y_.var(tape);  // [T,B,H] x [H,1] -> [T,B,1]
 }
 
 std::vector<Parameter<float>*> BinaryAdditionRnn::parameters() {

@@ -67,6 +67,9 @@ class Tape {
   Var<T> constant(TensorRef<const T> value) { return input(value, false); }
   /// A one-element constant.
   Var<T> scalar(T value);
+  /// A constant of `shape` filled with `value`, in arena memory (no heap): zero initial states.
+  Var<T> full(const Shape& shape, T value);
+  Var<T> zeros(const Shape& shape) { return full(shape, T(0)); }
   /// A leaf over memory owned by the caller (no copy). When `grad` is not null backward adds
   /// into it; this is how a Parameter appears on the tape. The memory must outlive the recording.
   Var<T> external_leaf(T* value, T* grad, const Shape& shape);

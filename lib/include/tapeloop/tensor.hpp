@@ -35,7 +35,8 @@ class Tensor {
  public:
   using value_type = T;
 
-  Tensor() = default;
+  /// An empty tensor: shape [0], no elements.
+  Tensor() : shape_{0} {}
   /// Uninitialized storage of the given shape.
   explicit Tensor(const Shape& shape);
   Tensor(const Tensor& other);
