@@ -226,4 +226,29 @@ BOOST_AUTO_TEST_CASE(steady_state_recurrent_step_does_not_allocate) {
   BOOST_TEST(allocations.load() == 0);
 }
 
+BOOST_AUTO_TEST_CASE(optimizer_steps_and_clipping_do_not_allocate) {
+  // State is allocated when an optimizer is made; step() only reads and writes it.
+  Model m;
+  std::span<Parameter<float>* const> params(m.all);
+  for (Parameter<float>* p : params) p->grad().fill(0.01f);
+  SGD<float> sgd(params, {.lr = 0.01, .momentum = 0.9, .weight_decay = 1e-4, .nesterov = true});
+  RMSProp<float> rmsprop(params, {.weight_decay = 1e-4, .momentum = 0.9, .centered = true});
+  Adam<float> adam(params, {.weight_decay = 1e-4, .amsgrad = true});
+  AdamW<float> adamw(params);
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 5; ++i) {
+    clip_grad_norm(params, 1.0);
+    clip_grad_value(params, 0.5);
+    sgd.step();
+    rmsprop.step();
+    adam.step();
+    adamw.set_learning_rate(1e-3 * (i + 1));
+    adamw.step();
+  }
+  adamw.zero_grad();
+  counting = false;
+  BOOST_TEST(allocations.load() == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

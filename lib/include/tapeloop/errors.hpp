@@ -1,4 +1,5 @@
-// The exception types tapeloop throws; every message names the operator and the shapes involved.
+// The exception types tapeloop throws; every message names the operator (or file) and the shapes
+// involved.
 #pragma once
 
 #include <stdexcept>
@@ -28,6 +29,20 @@ class TapeError : public Error {
 
 /// An argument value that is out of range: an index past the end, a negative count.
 class ValueError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A file whose contents are not what they must be: a damaged or truncated safetensors file, or
+/// a checkpoint that does not fit the model it is loaded into. The message names the file.
+class FormatError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The operating system refused a file operation (open, write, fsync, rename); the message
+/// names the file and the system's reason.
+class IoError : public Error {
  public:
   using Error::Error;
 };

@@ -1,11 +1,15 @@
-// The whole public API: tensors, the tape, parameters, every operator, gradcheck.
+// The whole public API: tensors, the tape, parameters, every operator, gradcheck, optimizers,
+// checkpoints.
 #pragma once
 
+#include "tapeloop/checkpoint.hpp"
 #include "tapeloop/errors.hpp"
 #include "tapeloop/gradcheck.hpp"
 #include "tapeloop/ops.hpp"
+#include "tapeloop/optim.hpp"
 #include "tapeloop/parameter.hpp"
 #include "tapeloop/random.hpp"
+#include "tapeloop/safetensors.hpp"
 #include "tapeloop/shape.hpp"
 #include "tapeloop/state.hpp"
 #include "tapeloop/tape.hpp"

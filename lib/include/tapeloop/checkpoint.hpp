@@ -1,0 +1,54 @@
+// Checkpoints: a model's Parameters, and optionally its optimizer's state, in one safetensors
+// file; loading checks the whole file against the model before changing anything.
+#pragma once
+
+#include <filesystem>
+#include <span>
+
+#include "tapeloop/optim/optimizer.hpp"
+#include "tapeloop/parameter.hpp"
+#include "tapeloop/safetensors.hpp"
+
+namespace tapeloop {
+
+/// What a checkpoint file holds besides the parameters, each under its parameter's name:
+/// - "optimizer/<state name>" for every optimizer state tensor ("optimizer/exp_avg.W1"),
+/// - "optimizer/step.<parameter name>", each parameter's step count as an I64 scalar,
+/// - metadata "tapeloop.optimizer" = the optimizer's name() ("Adam"), plus the caller's keys.
+inline constexpr const char* checkpoint_optimizer_prefix = "optimizer/";
+inline constexpr const char* checkpoint_optimizer_key = "tapeloop.optimizer";
+
+struct LoadParametersOptions {
+  /// Accept entries the model does not expect (say, a checkpoint of a larger model) instead of
+  /// throwing FormatError. Optimizer entries are always ignored when no optimizer is given.
+  bool allow_unexpected = false;
+};
+
+/// Saves every parameter (frozen ones too) under its name(), and with an optimizer all its
+/// state, atomically (see save_safetensors). `metadata` is stored as well and may not use the
+/// key "tapeloop.optimizer". Throws ValueError if a parameter name is empty, repeated or starts
+/// with "optimizer/"; IoError if the file cannot be written.
+void save_parameters(const std::filesystem::path& path, std::span<Parameter<float>* const> params,
+                     const Optimizer<float>* optimizer = nullptr, const Metadata& metadata = {});
+void save_parameters(const std::filesystem::path& path, std::span<Parameter<double>* const> params,
+                     const Optimizer<double>* optimizer = nullptr, const Metadata& metadata = {});
+
+/// Loads a checkpoint written by save_parameters into `params` (and `optimizer`'s state), and
+/// returns the file's metadata.
+///
+/// All or nothing: the file is validated (load_safetensors) and checked against the model —
+/// every parameter present with its shape and dtype (F32 for float, F64 for double; no silent
+/// conversion), no unexpected entries, and with an optimizer: the same kind of optimizer, every
+/// state tensor present and fitting, step counts non-negative — before a single value is
+/// copied. Any problem throws FormatError naming the file and the entry, and leaves the
+/// parameters and the optimizer exactly as they were.
+Metadata load_parameters(const std::filesystem::path& path,
+                         std::span<Parameter<float>* const> params,
+                         Optimizer<float>* optimizer = nullptr,
+                         const LoadParametersOptions& options = {});
+Metadata load_parameters(const std::filesystem::path& path,
+                         std::span<Parameter<double>* const> params,
+                         Optimizer<double>* optimizer = nullptr,
+                         const LoadParametersOptions& options = {});
+
+}  // namespace tapeloop

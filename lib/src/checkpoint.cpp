@@ -1,0 +1,151 @@
+// Checkpoints: save_parameters and the validate-everything-then-copy load_parameters.
+#include "tapeloop/checkpoint.hpp"
+
+#include <set>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tapeloop/errors.hpp"
+
+namespace tapeloop {
+
+namespace {
+
+template <class T>
+constexpr Dtype dtype_of() {
+  return std::is_same_v<T, float> ? Dtype::F32 : Dtype::F64;
+}
+
+// Names are how a file finds its parameters again, so they must identify them.
+template <class T>
+void check_parameter_names(const char* who, std::span<Parameter<T>* const> params) {
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const std::string& name = params[i]->name();
+    if (name.empty()) {
+      throw ValueError(std::string(who) + ": parameter " + std::to_string(i) + " has no name");
+    }
+    if (name.rfind(checkpoint_optimizer_prefix, 0) == 0) {
+      throw ValueError(std::string(who) + ": parameter name '" + name + "' starts with '" +
+                       checkpoint_optimizer_prefix + "', which is reserved for optimizer state");
+    }
+    if (!seen.insert(name).second) {
+      throw ValueError(std::string(who) + ": two parameters are named '" + name + "'");
+    }
+  }
+}
+
+template <class T>
+void save_impl(const std::filesystem::path& path, std::span<Parameter<T>* const> params,
+               const Optimizer<T>* optimizer, const Metadata& metadata) {
+  check_parameter_names("save_parameters", params);
+  if (metadata.count(checkpoint_optimizer_key)) {
+    throw ValueError(std::string("save_parameters: the metadata key '") + checkpoint_optimizer_key +
+                     "' is reserved");
+  }
+  std::vector<NamedTensor> entries;
+  for (Parameter<T>* p : params) entries.emplace_back(p->name(), std::as_const(p->value()).ref());
+  Metadata all_metadata = metadata;
+  if (optimizer) {
+    for (const auto& [name, tensor] : optimizer->named_state()) {
+      entries.emplace_back(checkpoint_optimizer_prefix + name, tensor->ref());
+    }
+    for (const auto& [name, count] : optimizer->named_steps()) {
+      entries.emplace_back(checkpoint_optimizer_prefix + name,
+                           TensorRef<const std::int64_t>{count, Shape()});
+    }
+    all_metadata[checkpoint_optimizer_key] = optimizer->name();
+  }
+  save_safetensors(path, entries, all_metadata);
+}
+
+template <class T>
+Metadata load_impl(const std::filesystem::path& path, std::span<Parameter<T>* const> params,
+                   Optimizer<T>* optimizer, const LoadParametersOptions& options) {
+  check_parameter_names("load_parameters", params);
+  const SafetensorsFile file = load_safetensors(path);
+  const auto fail = [&](const std::string& what) {
+    throw FormatError("load_parameters: " + path.string() + ": " + what);
+  };
+  std::set<std::string, std::less<>> expected;
+  // An entry that must be there with T's dtype and the given shape.
+  const auto check_entry = [&](const std::string& name, const Shape& shape, Dtype dtype,
+                               const char* kind) {
+    if (!file.contains(name)) fail("no entry for " + std::string(kind) + " '" + name + "'");
+    if (file.dtype(name) != dtype) {
+      fail(std::string(kind) + " '" + name + "' is stored as " + dtype_name(file.dtype(name)) +
+           ", expected " + dtype_name(dtype));
+    }
+    if (file.shape(name) != shape) {
+      fail(std::string(kind) + " '" + name + "' is stored with shape " + file.shape(name).str() +
+           ", expected " + shape.str());
+    }
+    expected.insert(name);
+  };
+
+  // ---- check: nothing below writes to the model or the optimizer --------------------------
+  for (Parameter<T>* p : params) check_entry(p->name(), p->shape(), dtype_of<T>(), "parameter");
+
+  std::vector<NamedState<T>> state;
+  std::vector<NamedStep> steps;
+  std::vector<std::int64_t> step_values;
+  if (optimizer) {
+    const auto kind = file.metadata().find(checkpoint_optimizer_key);
+    if (kind == file.metadata().end()) fail("the file holds no optimizer state");
+    if (kind->second != optimizer->name()) {
+      fail("the file holds " + kind->second + " state, not " + optimizer->name());
+    }
+    state = optimizer->named_state();
+    for (auto& [name, tensor] : state) {
+      name = checkpoint_optimizer_prefix + name;  // the entry's name from here on
+      check_entry(name, tensor->shape(), dtype_of<T>(), "optimizer state");
+    }
+    steps = optimizer->named_steps();
+    for (const auto& [name, count] : steps) {
+      const std::string entry = checkpoint_optimizer_prefix + name;
+      check_entry(entry, Shape(), Dtype::I64, "step count");
+      std::int64_t value = 0;
+      file.read(entry, TensorRef<std::int64_t>{&value, Shape()});
+      if (value < 0) fail("step count '" + entry + "' is negative");
+      step_values.push_back(value);
+    }
+  }
+  for (const std::string& name : file.names()) {
+    if (expected.count(name)) continue;
+    if (!optimizer && name.rfind(checkpoint_optimizer_prefix, 0) == 0) continue;
+    if (!options.allow_unexpected) fail("unexpected entry '" + name + "'");
+  }
+
+  // ---- copy: every entry was checked for presence, dtype and shape, and every name is built,
+  // so nothing below can throw and leave the model half loaded ---------------------------------
+  for (Parameter<T>* p : params) file.read(p->name(), p->value().ref());
+  for (const auto& [name, tensor] : state) file.read(name, tensor->ref());
+  for (std::size_t i = 0; i < steps.size(); ++i) *steps[i].second = step_values[i];
+  return file.metadata();
+}
+
+}  // namespace
+
+void save_parameters(const std::filesystem::path& path, std::span<Parameter<float>* const> params,
+                     const Optimizer<float>* optimizer, const Metadata& metadata) {
+  save_impl(path, params, optimizer, metadata);
+}
+void save_parameters(const std::filesystem::path& path, std::span<Parameter<double>* const> params,
+                     const Optimizer<double>* optimizer, const Metadata& metadata) {
+  save_impl(path, params, optimizer, metadata);
+}
+
+Metadata load_parameters(const std::filesystem::path& path,
+                         std::span<Parameter<float>* const> params, Optimizer<float>* optimizer,
+                         const LoadParametersOptions& options) {
+  return load_impl(path, params, optimizer, options);
+}
+Metadata load_parameters(const std::filesystem::path& path,
+                         std::span<Parameter<double>* const> params, Optimizer<double>* optimizer,
+                         const LoadParametersOptions& options) {
+  return load_impl(path, params, optimizer, options);
+}
+
+}  // namespace tapeloop

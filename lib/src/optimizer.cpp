@@ -1,0 +1,118 @@
+// Optimizer: parameter bookkeeping, learning rate, shape checks and named state.
+#include "tapeloop/optim/optimizer.hpp"
+
+#include <set>
+#include <string_view>
+
+#include "optim_checks.hpp"
+#include "tapeloop/errors.hpp"
+
+namespace tapeloop {
+
+template <class T>
+Optimizer<T>::Optimizer(std::span<Parameter<T>* const> params, double lr, const char* who)
+    : params_(params.begin(), params.end()), steps_(params.size(), 0), lr_(lr), who_(who) {
+  detail::require_non_negative(who, "learning rate", lr);
+  std::set<const Parameter<T>*> seen;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (params_[i] == nullptr) {
+      throw ValueError(std::string(who) + ": parameter " + std::to_string(i) + " is null");
+    }
+    if (!seen.insert(params_[i]).second) {
+      throw ValueError(std::string(who) + ": parameter " + std::to_string(i) + " ('" +
+                       params_[i]->name() + "') appears twice; it would be updated twice");
+    }
+    shapes_.push_back(params_[i]->shape());
+  }
+}
+
+template <class T>
+void Optimizer<T>::zero_grad() {
+  for (Parameter<T>* p : params_) p->zero_grad();
+}
+
+template <class T>
+void Optimizer<T>::set_learning_rate(double lr) {
+  detail::require_non_negative(who_, "learning rate", lr);
+  lr_ = lr;
+}
+
+template <class T>
+std::vector<Tensor<T>> Optimizer<T>::zeros_like_parameters() const {
+  std::vector<Tensor<T>> state;
+  state.reserve(params_.size());
+  for (const Shape& shape : shapes_) state.push_back(Tensor<T>::zeros(shape));
+  return state;
+}
+
+template <class T>
+void Optimizer<T>::check_shape(std::size_t i) const {
+  const Parameter<T>& p = *params_[i];
+  if (p.shape() != shapes_[i] || p.grad().shape() != shapes_[i]) {
+    throw ShapeError(std::string(who_) + ": parameter '" + p.name() + "' had shape " +
+                     shapes_[i].str() + " when the optimizer was made; now its value is " +
+                     p.shape().str() + " and its gradient " + p.grad().shape().str());
+  }
+}
+
+template <class T>
+void Optimizer<T>::check_names() const {
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const std::string& name = params_[i]->name();
+    if (name.empty()) {
+      throw ValueError(std::string(who_) + ": parameter " + std::to_string(i) +
+                       " has no name; named state needs every parameter named");
+    }
+    if (!seen.insert(name).second) {
+      throw ValueError(std::string(who_) + ": two parameters are named '" + name +
+                       "'; named state needs unique names");
+    }
+  }
+}
+
+template <class T>
+std::vector<NamedState<T>> Optimizer<T>::named_state() {
+  std::vector<NamedState<T>> out;
+  for (const ConstNamedState<T>& entry : std::as_const(*this).named_state()) {
+    // The tensors are this optimizer's own members; only the const view above was const.
+    out.emplace_back(entry.first, const_cast<Tensor<T>*>(entry.second));
+  }
+  return out;
+}
+
+template <class T>
+std::vector<ConstNamedState<T>> Optimizer<T>::named_state() const {
+  check_names();
+  std::vector<ConstNamedState<T>> out;
+  for (const StateKind& kind : state_kinds()) {
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      out.emplace_back(std::string(kind.kind) + "." + params_[i]->name(), &(*kind.tensors)[i]);
+    }
+  }
+  return out;
+}
+
+template <class T>
+std::vector<NamedStep> Optimizer<T>::named_steps() {
+  std::vector<NamedStep> out;
+  for (const ConstNamedStep& entry : std::as_const(*this).named_steps()) {
+    out.emplace_back(entry.first, const_cast<std::int64_t*>(entry.second));
+  }
+  return out;
+}
+
+template <class T>
+std::vector<ConstNamedStep> Optimizer<T>::named_steps() const {
+  check_names();
+  std::vector<ConstNamedStep> out;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    out.emplace_back("step." + params_[i]->name(), &steps_[i]);
+  }
+  return out;
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+
+}  // namespace tapeloop
