@@ -36,16 +36,15 @@ BOOST_AUTO_TEST_CASE(readme_example_trains) {
   Tensor<float> x = Tensor<float>::normal({32, 3}, 0.0f, 1.0f, rng);  // 32 inputs
   Tensor<float> y = Tensor<float>::normal({32, 1}, 0.0f, 1.0f, rng);  // and their targets
 
+  Adam<float> optimizer({&W1, &b1, &W2}, {.lr = 0.01});
   Tape<float> tape;
   for (int step = 0; step <= 200; ++step) {
     tape.clear();  // forget the last step's recording, keep its memory
-    for (Parameter<float>* p : {&W1, &b1, &W2}) p->zero_grad();
+    optimizer.zero_grad();
     Var<float> h = tanh(matmul(tape.constant(x.ref()), W1.var(tape)) + b1.var(tape));
     Var<float> loss = mse_loss(matmul(h, W2.var(tape)), tape.constant(y.ref()));
     tape.backward(loss);  // fills W1.grad(), b1.grad(), W2.grad()
-    for (Parameter<float>* p : {&W1, &b1, &W2}) {
-      for (std::int64_t i = 0; i < p->numel(); ++i) p->value()[i] -= 0.1f * p->grad()[i];
-    }
+    optimizer.step();
     if (step % 50 == 0) std::printf("step %3d  loss %.4f\n", step, loss.item());
   }
   // ---- README example ends ----

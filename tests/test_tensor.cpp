@@ -48,6 +48,9 @@ BOOST_AUTO_TEST_CASE(copies_are_deep_and_moves_cheap) {
   const float* p = b.data();
   Tensor<float> c = std::move(b);
   BOOST_TEST(c.data() == p);
+  c = a;  // same shape: assigned in place
+  BOOST_TEST(c.data() == p);
+  BOOST_TEST(c[0] == 1.0f);
 }
 
 BOOST_AUTO_TEST_CASE(bad_arguments_throw) {
@@ -58,6 +61,12 @@ BOOST_AUTO_TEST_CASE(bad_arguments_throw) {
   TAPELOOP_CHECK_THROW_MESSAGE(t.at({1}), ValueError, "1 indices for shape [2,3]");
   TAPELOOP_CHECK_THROW_MESSAGE((Shape{1, 2, 3, 4, 5, 6, 7}), ShapeError, "rank would exceed 6");
   TAPELOOP_CHECK_THROW_MESSAGE(Tensor<float>::arange(0.0f, 1.0f, 0.0f), ValueError, "arange");
+  TAPELOOP_CHECK_THROW_MESSAGE((Shape{1 << 30, 1 << 30, 1 << 30}), ShapeError,
+                               "overflows the element count");
+  Tensor<float> empty;
+  BOOST_TEST(empty.numel() == 0);
+  Tensor<float> copy = empty;  // copying an empty tensor is fine
+  BOOST_TEST(copy.numel() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(generator_streams_are_fixed) {

@@ -20,6 +20,11 @@ void Shape::push_back(std::int64_t dim) {
   if (dim < 0) {
     throw ShapeError("shape " + str() + ": negative dimension " + std::to_string(dim));
   }
+  // Keep numel() within int64: a product past 2^62 elements is a corrupt shape, not a tensor.
+  if (dim > 0 && numel() > (std::int64_t{1} << 62) / dim) {
+    throw ShapeError("shape " + str() + ": appending dimension " + std::to_string(dim) +
+                     " overflows the element count");
+  }
   dims_[static_cast<std::size_t>(rank_++)] = dim;
 }
 

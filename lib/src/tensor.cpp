@@ -35,7 +35,12 @@ Tensor<T>::Tensor(const Tensor& other) : Tensor(other.shape_) {
 
 template <class T>
 Tensor<T>& Tensor<T>::operator=(const Tensor& other) {
-  if (this != &other) *this = Tensor(other);
+  if (this == &other) return *this;
+  if (shape_ == other.shape_ && data_) {
+    std::copy(other.begin(), other.end(), begin());  // same shape: reuse the buffer, no allocation
+  } else {
+    *this = Tensor(other);
+  }
   return *this;
 }
 
