@@ -10,6 +10,7 @@
 #include "support/check.hpp"
 #include "tapeloop/models/cells.hpp"
 #include "tapeloop/models/layers.hpp"
+#include "tapeloop/models/recurrent.hpp"
 
 namespace {
 std::atomic<bool> counting{false};
@@ -174,6 +175,49 @@ float recurrent_step(Tape<float>& tape, RecurrentModel& m, const Batch& data) {
   return loss.item();
 }
 
+// The LSTM layer as a training loop uses it: two layers, bidirectional, dropout between them,
+// padded sequences of different lengths, read out at the top layer's final states.
+struct LstmLayerModel {
+  Generator rng{14};
+  models::LSTM<float> lstm;
+  models::Linear<float> out{2 * hidden, classes, rng};
+  std::vector<Parameter<float>*> params;  // listed once: named_parameters() allocates
+
+  explicit LstmLayerModel(int checkpoint) : lstm(options(checkpoint), rng) {
+    for (Parameter<float>* p : lstm.parameters()) params.push_back(p);
+    for (Parameter<float>* p : out.parameters()) params.push_back(p);
+  }
+  static models::RecurrentOptions options(int checkpoint) {
+    models::RecurrentOptions o;
+    o.input_size = embed;
+    o.hidden_size = hidden;
+    o.num_layers = 2;
+    o.bidirectional = true;
+    o.dropout = 0.2;
+    o.dropout_seed = 15;
+    o.checkpoint = checkpoint;
+    return o;
+  }
+};
+
+float lstm_layer_step(Tape<float>& tape, LstmLayerModel& m, const Tensor<float>& xs,
+                      const Batch& data, std::span<const std::int64_t> lengths) {
+  tape.clear();
+  m.lstm.zero_grad();
+  m.out.zero_grad();
+  const models::RecurrentResult<float> r =
+      m.lstm.forward(tape, tape.constant(xs.ref()), {}, lengths);
+  // h_n [4,B,H]: entries 2 and 3 are the top layer's forward and reverse final states.
+  Var<float> top = concat({select(r.h_n, 0, 2), select(r.h_n, 0, 3)}, 1);
+  Var<float> loss = cross_entropy(m.out.forward(top), std::span<const std::int64_t>(data.labels));
+  loss = loss + 0.01f * mean(r.output * r.output) + 0.01f * mean(r.c_n);
+  tape.backward(loss);
+  for (Parameter<float>* p : m.params) {
+    for (std::int64_t i = 0; i < p->numel(); ++i) p->value()[i] -= 0.1f * p->grad()[i];
+  }
+  return loss.item();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(test_allocation)
@@ -249,6 +293,29 @@ BOOST_AUTO_TEST_CASE(optimizer_steps_and_clipping_do_not_allocate) {
   adamw.zero_grad();
   counting = false;
   BOOST_TEST(allocations.load() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(steady_state_lstm_layer_step_does_not_allocate) {
+  Batch data;
+  Generator rng(5);
+  for (std::int64_t& label : data.labels) label = static_cast<std::int64_t>(rng.below(classes));
+  const Tensor<float> xs = Tensor<float>::normal({steps, batch, embed}, 0.0f, 1.0f, rng);
+  const std::int64_t lengths[batch] = {5, 2, 4, 1};
+  for (int checkpoint : {0, 2}) {  // full BPTT, and segments recorded again in backward
+    BOOST_TEST_CONTEXT("checkpoint " << checkpoint) {
+      LstmLayerModel m(checkpoint);
+      Tape<float> tape(4096, 16);
+      const float first = lstm_layer_step(tape, m, xs, data, lengths);
+      for (int i = 0; i < 3; ++i) lstm_layer_step(tape, m, xs, data, lengths);
+      allocations = 0;
+      counting = true;
+      float last = 0;
+      for (int i = 0; i < 20; ++i) last = lstm_layer_step(tape, m, xs, data, lengths);
+      counting = false;
+      BOOST_TEST(allocations.load() == 0);
+      BOOST_TEST(last < first);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -204,7 +204,8 @@ void Tape<T>::backward(std::span<const Var<T>> outputs, std::span<const TensorRe
 
 template <class T>
 Tape<T>& Tape<T>::recompute_tape() {
-  if (!recompute_tape_) recompute_tape_ = std::make_unique<Tape>(arena_.capacity(), 1024);
+  // Starts small: it holds one checkpointed segment at a time and grows to that size.
+  if (!recompute_tape_) recompute_tape_ = std::make_unique<Tape>(std::size_t{1} << 16, 256);
   return *recompute_tape_;
 }
 

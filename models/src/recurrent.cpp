@@ -1,0 +1,298 @@
+// RNN, LSTM and GRU layers: parameters in PyTorch's layout, one input GEMM per layer and
+// direction, and the recurrence unrolled by scan with a fused or a generic step.
+#include "tapeloop/models/recurrent.hpp"
+
+#include <new>
+#include <sstream>
+#include <string>
+
+#include "tapeloop/models/cells.hpp"
+#include "tapeloop/models/init.hpp"
+#include "tapeloop/ops/arithmetic.hpp"
+#include "tapeloop/ops/dropout.hpp"
+#include "tapeloop/ops/linear.hpp"
+#include "tapeloop/ops/recurrent.hpp"
+#include "tapeloop/ops/shape_ops.hpp"
+#include "tapeloop/ops/unary.hpp"
+#include "tapeloop/scan.hpp"
+
+namespace tapeloop::models {
+namespace {
+
+// h W_hh^T + b_hh, or h W_hh^T when the layer has no bias (weights = {W_hh}).
+template <class T>
+Var<T> recurrent_product(std::span<const Var<T>> w, const Var<T>& h) {
+  return w.size() > 1 ? linear(h, w[0], w[1]) : linear(h, w[0]);
+}
+
+// One time step given xw_t = x_t W_ih^T + b_ih (projected for all steps before the loop).
+// Plain data so that scan can copy it for checkpointed segments and replay it in backward.
+struct Step {
+  RecurrentMode mode;
+  bool fused;
+
+  template <class T>
+  State<T> operator()(std::span<const Var<T>> w, const State<T>& s, const Var<T>& xw_t) const {
+    if (fused) {
+      switch (mode) {
+        case RecurrentMode::rnn_tanh:
+          return {tanh(xw_t + recurrent_product(w, s[0]))};
+        case RecurrentMode::rnn_relu:
+          return {relu(xw_t + recurrent_product(w, s[0]))};
+        case RecurrentMode::lstm: {
+          const LstmState<T> next = lstm_cell_fused(xw_t + recurrent_product(w, s[0]), s[1]);
+          return {next.h, next.c};
+        }
+        case RecurrentMode::gru:
+          // gh stays apart from gi: r scales all of h W_hn^T + b_hn.
+          return {gru_cell_fused(xw_t, recurrent_product(w, s[0]), s[0])};
+      }
+    }
+    const Var<T> b_hh = w.size() > 1 ? w[1] : Var<T>{};
+    switch (mode) {
+      case RecurrentMode::rnn_tanh:
+        return {rnn_cell_tanh_projected(xw_t, s[0], w[0], b_hh)};
+      case RecurrentMode::rnn_relu:
+        return {rnn_cell_relu_projected(xw_t, s[0], w[0], b_hh)};
+      case RecurrentMode::lstm: {
+        const LstmState<T> next = lstm_cell_projected(xw_t, {s[0], s[1]}, w[0], b_hh);
+        return {next.h, next.c};
+      }
+      case RecurrentMode::gru:
+        return {gru_cell_projected(xw_t, s[0], w[0], b_hh)};
+    }
+    return s;  // unreachable: every mode is handled above
+  }
+};
+
+const char* mode_name(RecurrentMode mode) {
+  switch (mode) {
+    case RecurrentMode::lstm:
+      return "LSTM";
+    case RecurrentMode::gru:
+      return "GRU";
+    default:
+      return "RNN";
+  }
+}
+
+// Validates the options before anything is built, naming the layer.
+const RecurrentOptions& checked(RecurrentMode mode, const RecurrentOptions& o) {
+  const std::string who = mode_name(mode);
+  auto positive = [&](const char* what, std::int64_t n) {
+    if (n < 1) throw ValueError(who + ": " + what + " " + std::to_string(n) + " is not positive");
+  };
+  positive("input_size", o.input_size);
+  positive("hidden_size", o.hidden_size);
+  positive("num_layers", o.num_layers);
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0)) {
+    std::ostringstream s;
+    s << who << ": dropout " << o.dropout << " is outside [0, 1)";
+    throw ValueError(s.str());
+  }
+  if (o.checkpoint < 0 || o.truncate < 0 || (o.checkpoint > 0 && o.truncate > 0)) {
+    throw ValueError(who + ": checkpoint " + std::to_string(o.checkpoint) + " and truncate " +
+                     std::to_string(o.truncate) + ": neither may be negative, nor both set");
+  }
+  return o;
+}
+
+// An array of n Vars in the tape's arena, so forward needs no heap memory.
+template <class T>
+Var<T>* arena_vars(Tape<T>& tape, std::size_t n) {
+  auto* out = static_cast<Var<T>*>(tape.scratch_bytes(sizeof(Var<T>) * (n + 1)));
+  for (std::size_t i = 0; i < n; ++i) new (out + i) Var<T>();
+  return out;
+}
+
+}  // namespace
+
+template <class T>
+RecurrentLayer<T>::RecurrentLayer(RecurrentMode mode, const RecurrentOptions& options,
+                                  Generator& rng)
+    : mode_(mode), options_(checked(mode, options)), dropout_rng_(options.dropout_seed) {
+  const std::int64_t H = options_.hidden_size, rows = gates() * H;
+  static const char* const kinds[] = {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"};
+  for (int layer = 0; layer < options_.num_layers; ++layer) {
+    const std::int64_t in = layer == 0 ? options_.input_size : directions() * H;
+    for (int d = 0; d < directions(); ++d) {
+      const Shape shapes[] = {{rows, in}, {rows, H}, {rows}, {rows}};
+      for (int k = 0; k < per_direction(); ++k) {
+        std::string name = kinds[k] + std::to_string(layer) + (d == 1 ? "_reverse" : "");
+        // PyTorch draws every parameter from U(±1/sqrt(H)) in registration order.
+        Tensor<T> value(shapes[k]);
+        init::rnn_default(value, H, rng);
+        params_.emplace_back(std::move(value), name);
+        names_.push_back(std::move(name));
+      }
+    }
+  }
+}
+
+template <class T>
+int RecurrentLayer<T>::gates() const {
+  return mode_ == RecurrentMode::lstm ? 4 : mode_ == RecurrentMode::gru ? 3 : 1;
+}
+
+template <class T>
+const char* RecurrentLayer<T>::name() const {
+  return mode_name(mode_);
+}
+
+template <class T>
+Parameter<T>& RecurrentLayer<T>::at(int layer, bool reverse, int which) {
+  if (layer < 0 || layer >= options_.num_layers || (reverse && !options_.bidirectional)) {
+    throw ValueError(std::string(name()) + ": no layer " + std::to_string(layer) +
+                     (reverse ? " reverse" : "") + " in " + std::to_string(options_.num_layers) +
+                     (options_.bidirectional ? " bidirectional" : "") + " layers");
+  }
+  if (which >= per_direction()) throw ValueError(std::string(name()) + ": built without biases");
+  return params_[static_cast<std::size_t>((layer * directions() + reverse) * per_direction() +
+                                          which)];
+}
+
+template <class T>
+void RecurrentLayer<T>::visit(ModuleVisitor<T>& v) {
+  for (std::size_t i = 0; i < params_.size(); ++i) v.parameter(names_[i], params_[i]);
+}
+
+template <class T>
+void RecurrentLayer<T>::check_weights(std::span<const Var<T>> weights) const {
+  if (weights.size() != params_.size()) {
+    throw ValueError(std::string(name()) + ": " + std::to_string(weights.size()) +
+                     " weights given, expected " + std::to_string(params_.size()) +
+                     " (named_parameters() order)");
+  }
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (weights[i].shape() != params_[i].shape()) {
+      throw ShapeError(std::string(name()) + ": weight " + names_[i] + " " +
+                       weights[i].shape().str() + ": expected " + params_[i].shape().str());
+    }
+  }
+}
+
+template <class T>
+void RecurrentLayer<T>::check_call(Tape<T>& tape, const Var<T>& input,
+                                   const RecurrentState<T>& initial,
+                                   std::span<const std::int64_t> lengths) const {
+  // Messages are built only on failure: a training step must not touch the heap.
+  auto head = [&] { return std::string(name()) + ": "; };
+  const RecurrentOptions& o = options_;
+  tape.check_live(input, name());
+  const Shape in = input.shape();
+  if (in.rank() != 3 || in[2] != o.input_size || in[0] < 1 || in[1] < 1) {
+    throw ShapeError(head() + "input " + in.str() + ": expected " +
+                     (o.batch_first ? "[B,T," : "[T,B,") + std::to_string(o.input_size) +
+                     "] (input_size " + std::to_string(o.input_size) +
+                     ", at least one step and one sequence)");
+  }
+  const std::int64_t steps = in[o.batch_first ? 1 : 0], batch = in[o.batch_first ? 0 : 1];
+  const Shape state_shape{o.num_layers * directions(), batch, o.hidden_size};
+  auto check_state = [&](const Var<T>& s, const char* what) {
+    if (s.empty()) return;
+    tape.check_live(s, name());
+    if (s.shape() != state_shape) {
+      throw ShapeError(head() + what + " " + s.shape().str() + ": expected " + state_shape.str() +
+                       " (num_layers * directions, batch, hidden_size) for input " + in.str());
+    }
+  };
+  check_state(initial.h, "h0");
+  if (mode_ != RecurrentMode::lstm && !initial.c.empty()) {
+    throw ValueError(head() + "c0 given, but only an LSTM has a cell state");
+  }
+  check_state(initial.c, "c0");
+  if (lengths.empty()) return;
+  if (static_cast<std::int64_t>(lengths.size()) != batch) {
+    throw ShapeError(head() + std::to_string(lengths.size()) + " lengths for a batch of " +
+                     std::to_string(batch) + " (input " + in.str() + ")");
+  }
+  for (std::size_t b = 0; b < lengths.size(); ++b) {
+    if (lengths[b] < 0 || lengths[b] > steps) {
+      throw ValueError(head() + "length " + std::to_string(lengths[b]) + " of sequence " +
+                       std::to_string(b) + " is outside [0, " + std::to_string(steps) +
+                       "] (input " + in.str() + ")");
+    }
+  }
+}
+
+template <class T>
+RecurrentResult<T> RecurrentLayer<T>::forward(Tape<T>& tape, const Var<T>& input,
+                                              const RecurrentState<T>& initial,
+                                              std::span<const std::int64_t> lengths) {
+  check_call(tape, input, initial, lengths);  // before the parameters are recorded
+  Var<T>* weights = arena_vars(tape, params_.size());
+  for (std::size_t i = 0; i < params_.size(); ++i) weights[i] = params_[i].var(tape);
+  return forward_with(std::span<const Var<T>>(weights, params_.size()), tape, input, initial,
+                      lengths);
+}
+
+template <class T>
+RecurrentResult<T> RecurrentLayer<T>::forward_with(std::span<const Var<T>> weights, Tape<T>& tape,
+                                                   const Var<T>& input,
+                                                   const RecurrentState<T>& initial,
+                                                   std::span<const std::int64_t> lengths) {
+  // Everything is checked before anything is recorded: a failed call leaves the tape as it was.
+  check_call(tape, input, initial, lengths);
+  check_weights(weights);
+  const RecurrentOptions& o = options_;
+  const bool lstm = mode_ == RecurrentMode::lstm;
+  // Time-major inside: a step of xw is then a view, select(xw, 0, t), not a copy.
+  const Var<T> xs = o.batch_first ? transpose(input, 0, 1) : input;
+  const std::int64_t batch = xs.dim(1);
+  const int D = directions(), L = o.num_layers;
+  const Shape state_shape{L * D, batch, o.hidden_size};
+  const Var<T> h0 = initial.h.empty() ? tape.zeros(state_shape) : initial.h;
+  const Var<T> c0 = !lstm               ? Var<T>{}
+                    : initial.c.empty() ? (initial.h.empty() ? h0 : tape.zeros(state_shape))
+                                        : initial.c;
+  const std::size_t finals = static_cast<std::size_t>(L * D);
+  Var<T>* h_n = arena_vars(tape, finals);
+  Var<T>* c_n = lstm ? arena_vars(tape, finals) : nullptr;
+  const Step step{mode_, o.fused};
+  const std::size_t per = static_cast<std::size_t>(per_direction());
+
+  Var<T> layer_input = xs;
+  for (int layer = 0; layer < L; ++layer) {
+    const bool top = layer == L - 1;
+    // Between layers, in training only. The mask covers the whole [T,B,D*H] output, drawn
+    // outside scan, so a checkpointed segment recorded again in backward reuses it.
+    if (layer > 0 && o.dropout > 0.0 && this->training()) {
+      layer_input = dropout(layer_input, static_cast<T>(o.dropout), dropout_rng_);
+    }
+    Var<T> outputs[2];
+    for (int d = 0; d < D; ++d) {
+      const int k = layer * D + d;
+      const Var<T>* w = weights.data() + static_cast<std::size_t>(k) * per;
+      // All T steps of the input projection in one GEMM: [T,B,I_k] -> [T,B,G*H].
+      const Var<T> xw = o.bias ? linear(layer_input, w[0], w[2]) : linear(layer_input, w[0]);
+      const Var<T> recurrent[2] = {w[1], o.bias ? w[3] : Var<T>{}};
+      State<T> state0{select(h0, 0, k)};
+      if (lstm) state0.push_back(select(c0, 0, k));
+      ScanOptions so;
+      so.reverse = d == 1;
+      so.lengths = lengths;
+      so.truncate = o.truncate;
+      so.checkpoint = o.checkpoint;
+      so.collect_outputs = !top || o.collect_outputs;
+      const ScanResult<T> r =
+          scan(tape, step, xw, state0, std::span<const Var<T>>(recurrent, o.bias ? 2 : 1), so);
+      outputs[d] = r.outputs;
+      h_n[k] = r.state[0];
+      if (lstm) c_n[k] = r.state[1];
+    }
+    if (!top || o.collect_outputs) {
+      layer_input = D == 2 ? concat({outputs[0], outputs[1]}, 2) : outputs[0];
+    }
+  }
+
+  RecurrentResult<T> result;
+  if (o.collect_outputs) result.output = o.batch_first ? transpose(layer_input, 0, 1) : layer_input;
+  result.h_n = stack(std::span<const Var<T>>(h_n, finals), 0);
+  if (lstm) result.c_n = stack(std::span<const Var<T>>(c_n, finals), 0);
+  return result;
+}
+
+template class RecurrentLayer<float>;
+template class RecurrentLayer<double>;
+
+}  // namespace tapeloop::models
