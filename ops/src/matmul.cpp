@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "tapeloop/tape.hpp"
+#include "tapeloop/threading.hpp"
 
 namespace tapeloop {
 namespace {
@@ -24,6 +25,7 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
     if (beta == T(0)) std::fill(c, c + m * n, T(0));
     return;  // beta is 0 or 1 in this file
   }
+  num_threads();  // the first GEMM must see the thread policy (TAPELOOP_NUM_THREADS) applied
   const auto ta = trans_a ? CblasTrans : CblasNoTrans;
   const auto tb = trans_b ? CblasTrans : CblasNoTrans;
   const int lda = static_cast<int>(trans_a ? m : k);
