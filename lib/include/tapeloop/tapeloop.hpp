@@ -1,4 +1,4 @@
-// The whole public API: tensors, the tape, parameters, every operator, gradcheck.
+// The whole public API: tensors, the tape, parameters, every operator, gradcheck, threading.
 #pragma once
 
 #include "tapeloop/errors.hpp"
@@ -10,4 +10,5 @@
 #include "tapeloop/state.hpp"
 #include "tapeloop/tape.hpp"
 #include "tapeloop/tensor.hpp"
+#include "tapeloop/threading.hpp"
 #include "tapeloop/var.hpp"

@@ -156,13 +156,15 @@ void forward_run(const Op& op, const T* a, const T* b, T* y, std::int64_t n) {
       });
 }
 
+// Over n elements: flat when pp is null (equal shapes), else over the rows of the plan *pp.
 template <class T, class Op>
-void forward(const Op& op, const Broadcast& p, const T* a, const T* b, T* y) {
-  parallel_elements(p.numel, cost::streaming, [&](std::int64_t begin, std::int64_t end) {
-    if (p.same) {
+void forward(const Op& op, std::int64_t n, const Broadcast* pp, const T* a, const T* b, T* y) {
+  parallel_elements(n, cost::streaming, [&](std::int64_t begin, std::int64_t end) {
+    if (pp == nullptr) {
       forward_run<T, true, true>(op, a + begin, b + begin, y + begin, end - begin);
       return;
     }
+    const Broadcast& p = *pp;
     const auto lx = static_cast<std::size_t>(p.rank - 1);
     const bool da = p.stride_a[lx] != 0, db = p.stride_b[lx] != 0;
     for_rows(p, begin, end, [&](std::int64_t i, std::int64_t ia, std::int64_t ib, std::int64_t n) {
@@ -229,15 +231,18 @@ void backward_run(const T* g, const T* a, const T* b, const T* y, T* d, std::int
       });
 }
 
-// d (dense, the output's shape) (+)= term over the whole plan, in parallel.
+// d (dense, the output's shape) (+)= term over n elements, flat or over the plan *pp, in
+// parallel.
 template <class T, Term K, bool Accumulate>
-void backward_dense(const Broadcast& p, const T* g, const T* a, const T* b, const T* y, T* d) {
-  parallel_elements(p.numel, cost::streaming, [&](std::int64_t begin, std::int64_t end) {
-    if (p.same) {
+void backward_dense(std::int64_t n, const Broadcast* pp, const T* g, const T* a, const T* b,
+                    const T* y, T* d) {
+  parallel_elements(n, cost::streaming, [&](std::int64_t begin, std::int64_t end) {
+    if (pp == nullptr) {
       backward_run<T, K, true, true, Accumulate>(g + begin, a + begin, b + begin, y + begin,
                                                  d + begin, end - begin);
       return;
     }
+    const Broadcast& p = *pp;
     const auto lx = static_cast<std::size_t>(p.rank - 1);
     const bool da = p.stride_a[lx] != 0, db = p.stride_b[lx] != 0;
     for_rows(p, begin, end, [&](std::int64_t i, std::int64_t ia, std::int64_t ib, std::int64_t n) {
@@ -252,19 +257,19 @@ void backward_dense(const Broadcast& p, const T* g, const T* a, const T* b, cons
 }
 
 template <class T, Term K>
-void backward(Operand which, const Broadcast& p, const T* g, const T* a, const T* b, const T* y,
-              T* dst, T* scratch) {
-  const bool broadcast = which == Operand::a ? p.broadcast_a : p.broadcast_b;
-  if (!broadcast) {
-    backward_dense<T, K, true>(p, g, a, b, y, dst);
+void backward(Operand which, std::int64_t n, const Broadcast* pp, const T* g, const T* a,
+              const T* b, const T* y, T* dst, T* scratch) {
+  if (pp == nullptr || !(which == Operand::a ? pp->broadcast_a : pp->broadcast_b)) {
+    backward_dense<T, K, true>(n, pp, g, a, b, y, dst);
     return;
   }
+  const Broadcast& p = *pp;
   const auto& strides = which == Operand::a ? p.stride_a : p.stride_b;
   // ±g needs no per-element term: sum g itself down to the operand.
   if constexpr (K == Term::g || K == Term::neg_g) {
     sum_broadcast(g, p.rank, p.dims.data(), strides.data(), dst, K == Term::g ? T(1) : T(-1));
   } else {
-    backward_dense<T, K, false>(p, g, a, b, y, scratch);
+    backward_dense<T, K, false>(n, pp, g, a, b, y, scratch);
     sum_broadcast(static_cast<const T*>(scratch), p.rank, p.dims.data(), strides.data(), dst, T(1));
   }
 }
@@ -277,44 +282,73 @@ bool binary_backward_scratch(Binary f, Operand which, const Broadcast& plan) {
   return broadcast && k != Term::g && k != Term::neg_g;
 }
 
+namespace {
+
 template <class T>
-void binary(Binary f, const Broadcast& plan, const T* a, const T* b, T* y) {
-  if (plan.numel == 0) return;
+void forward_any(Binary f, std::int64_t n, const Broadcast* pp, const T* a, const T* b, T* y) {
+  if (n == 0) return;
   switch (f) {
     case Binary::add:
-      return forward(Add<T>{}, plan, a, b, y);
+      return forward(Add<T>{}, n, pp, a, b, y);
     case Binary::sub:
-      return forward(Sub<T>{}, plan, a, b, y);
+      return forward(Sub<T>{}, n, pp, a, b, y);
     case Binary::mul:
-      return forward(Mul<T>{}, plan, a, b, y);
+      return forward(Mul<T>{}, n, pp, a, b, y);
     case Binary::div:
-      return forward(Div<T>{}, plan, a, b, y);
+      return forward(Div<T>{}, n, pp, a, b, y);
   }
+}
+
+template <class T>
+void backward_any(Binary f, Operand which, std::int64_t n, const Broadcast* pp, const T* g,
+                  const T* a, const T* b, const T* y, T* dst, T* scratch) {
+  if (n == 0) return;
+  switch (term_of(f, which)) {
+    case Term::g:
+      return backward<T, Term::g>(which, n, pp, g, a, b, y, dst, scratch);
+    case Term::neg_g:
+      return backward<T, Term::neg_g>(which, n, pp, g, a, b, y, dst, scratch);
+    case Term::g_times_b:
+      return backward<T, Term::g_times_b>(which, n, pp, g, a, b, y, dst, scratch);
+    case Term::g_times_a:
+      return backward<T, Term::g_times_a>(which, n, pp, g, a, b, y, dst, scratch);
+    case Term::g_over_b:
+      return backward<T, Term::g_over_b>(which, n, pp, g, a, b, y, dst, scratch);
+    case Term::neg_g_y_over_b:
+      return backward<T, Term::neg_g_y_over_b>(which, n, pp, g, a, b, y, dst, scratch);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void binary(Binary f, const Broadcast& plan, const T* a, const T* b, T* y) {
+  forward_any(f, plan.numel, plan.same ? nullptr : &plan, a, b, y);
+}
+
+template <class T>
+void binary(Binary f, const T* a, const T* b, T* y, std::int64_t n) {
+  forward_any<T>(f, n, nullptr, a, b, y);
 }
 
 template <class T>
 void binary_backward(Binary f, Operand which, const Broadcast& plan, const T* g, const T* a,
                      const T* b, const T* y, T* dst, T* scratch) {
-  if (plan.numel == 0) return;
-  switch (term_of(f, which)) {
-    case Term::g:
-      return backward<T, Term::g>(which, plan, g, a, b, y, dst, scratch);
-    case Term::neg_g:
-      return backward<T, Term::neg_g>(which, plan, g, a, b, y, dst, scratch);
-    case Term::g_times_b:
-      return backward<T, Term::g_times_b>(which, plan, g, a, b, y, dst, scratch);
-    case Term::g_times_a:
-      return backward<T, Term::g_times_a>(which, plan, g, a, b, y, dst, scratch);
-    case Term::g_over_b:
-      return backward<T, Term::g_over_b>(which, plan, g, a, b, y, dst, scratch);
-    case Term::neg_g_y_over_b:
-      return backward<T, Term::neg_g_y_over_b>(which, plan, g, a, b, y, dst, scratch);
-  }
+  backward_any(f, which, plan.numel, plan.same ? nullptr : &plan, g, a, b, y, dst, scratch);
 }
 
-#define TAPELOOP_INSTANTIATE(T)                                                           \
-  template void binary<T>(Binary, const Broadcast&, const T*, const T*, T*);              \
-  template void binary_backward<T>(Binary, Operand, const Broadcast&, const T*, const T*, \
+template <class T>
+void binary_backward(Binary f, Operand which, const T* g, const T* a, const T* b, const T* y,
+                     T* dst, std::int64_t n) {
+  backward_any<T>(f, which, n, nullptr, g, a, b, y, dst, nullptr);
+}
+
+#define TAPELOOP_INSTANTIATE(T)                                                                 \
+  template void binary<T>(Binary, const Broadcast&, const T*, const T*, T*);                    \
+  template void binary<T>(Binary, const T*, const T*, T*, std::int64_t);                        \
+  template void binary_backward<T>(Binary, Operand, const T*, const T*, const T*, const T*, T*, \
+                                   std::int64_t);                                               \
+  template void binary_backward<T>(Binary, Operand, const Broadcast&, const T*, const T*,       \
                                    const T*, const T*, T*, T*);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)

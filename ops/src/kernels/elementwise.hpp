@@ -61,6 +61,15 @@ Broadcast plan_broadcast(const Shape& out, const Shape& a, const Shape& b);
 template <class T>
 void binary(Binary f, const Broadcast& plan, const T* a, const T* b, T* y);
 
+/// y = a op b for equal shapes (n elements each).
+template <class T>
+void binary(Binary f, const T* a, const T* b, T* y, std::int64_t n);
+
+/// The backward rule for equal shapes: dst += d(a op b)/d(operand) * g, n elements.
+template <class T>
+void binary_backward(Binary f, Operand which, const T* g, const T* a, const T* b, const T* y,
+                     T* dst, std::int64_t n);
+
 /// The backward rule of a op b for one operand: dst (that operand's gradient, of its own
 /// shape) += d(a op b)/d(operand) * g, summed over the axes the operand was broadcast along.
 /// `scratch` must hold plan.numel elements when binary_backward_scratch() says so (the

@@ -36,17 +36,58 @@ inline void for_batches(std::int64_t n, Body body, Tail tail) {
   if (i < n) tail(i, n - i);
 }
 
+#if defined(__AVX2__)
+namespace detail {
+// Lane k of the mask is set when k < r. AVX masked loads and stores touch only those lanes and
+// never fault past the end of an array: one instruction instead of a copy loop through a stack
+// buffer, which is most of the kernel time of a one-element operator.
+template <class T>
+inline __m256i tail_mask(std::int64_t r) {
+  if constexpr (std::is_same_v<T, float>) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  } else {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(r), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+}
+template <class T>
+inline constexpr bool avx_batch = Vec<T>::size * sizeof(T) == 32;
+}  // namespace detail
+#endif
+
 /// A batch holding p[0..r) and `pad` in the other lanes (r < lanes).
 template <class T>
 inline Vec<T> load_tail(const T* p, std::int64_t r, T pad = T(1)) {
+#if defined(__AVX2__)
+  if constexpr (detail::avx_batch<T>) {
+    const __m256i m = detail::tail_mask<T>(r);
+    if constexpr (std::is_same_v<T, float>) {
+      return Vec<T>(
+          _mm256_blendv_ps(_mm256_set1_ps(pad), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m)));
+    } else {
+      return Vec<T>(
+          _mm256_blendv_pd(_mm256_set1_pd(pad), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m)));
+    }
+  }
+#endif
   alignas(64) T buf[Vec<T>::size];
   for (std::int64_t k = 0; k < lanes<T>; ++k) buf[k] = k < r ? p[k] : pad;
   return Vec<T>::load_aligned(buf);
 }
 
-/// Stores the first r lanes of v to p.
+/// Stores the first r lanes of v to p (r < lanes).
 template <class T>
 inline void store_tail(const Vec<T>& v, T* p, std::int64_t r) {
+#if defined(__AVX2__)
+  if constexpr (detail::avx_batch<T>) {
+    if constexpr (std::is_same_v<T, float>) {
+      _mm256_maskstore_ps(p, detail::tail_mask<T>(r), v);
+    } else {
+      _mm256_maskstore_pd(p, detail::tail_mask<T>(r), v);
+    }
+    return;
+  }
+#endif
   alignas(64) T buf[Vec<T>::size];
   v.store_aligned(buf);
   for (std::int64_t k = 0; k < r; ++k) p[k] = buf[k];
