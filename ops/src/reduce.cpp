@@ -8,6 +8,7 @@
 
 #include "axis.hpp"
 #include "kernels/reduce.hpp"
+#include "kernels/softmax.hpp"
 #include "tapeloop/errors.hpp"
 #include "tapeloop/tape.hpp"
 
@@ -151,6 +152,14 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdim) {
   Var<T> out = tape.make_node("logsumexp", detail::reduced_shape(shape, ax, keepdim), {x});
   const T* px = x.value().data;
   T* py = tape.mutable_value(out);
+  if (v.inner == 1) {  // reducing the last axis: contiguous rows, vector kernels
+    kernels::logsumexp_rows(px, py, v.outer, v.n);
+    tape.set_backward(out, [=] {
+      if (!x.requires_grad()) return;
+      kernels::logsumexp_rows_backward(out.grad().data, px, py, x.grad().data, v.outer, v.n);
+    });
+    return out;
+  }
   T* s = tape.scratch(v.inner);  // running sums of one outer slice
   for (std::int64_t o = 0; o < v.outer; ++o) {
     T* y = py + o * v.inner;

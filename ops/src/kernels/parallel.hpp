@@ -47,8 +47,9 @@ void parallel_for(std::int64_t count, std::int64_t work_per_item, F&& fn) {
     fn(std::int64_t{0}, count);
     return;
   }
-  detail::parallel_run(chunks,
-                       [&](std::int64_t c) { fn(count * c / chunks, count * (c + 1) / chunks); });
+  // Fully qualified: kernels has a detail namespace of its own.
+  ::tapeloop::detail::parallel_run(
+      chunks, [&](std::int64_t c) { fn(count * c / chunks, count * (c + 1) / chunks); });
 }
 
 /// parallel_for over the n elements of an elementwise kernel, chunk edges on cache lines.

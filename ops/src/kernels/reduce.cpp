@@ -7,37 +7,16 @@
 
 #include "parallel.hpp"
 #include "simd.hpp"
+#include "tree_sum.hpp"
 
 namespace tapeloop::kernels {
 namespace {
 
-// Sum of one block (n <= sum_block): four accumulators, then their lanes pairwise.
-template <class T>
-T block_sum(const T* x, std::int64_t n) {
-  using V = Vec<T>;
-  constexpr std::int64_t L = lanes<T>;
-  V acc[4] = {V(T(0)), V(T(0)), V(T(0)), V(T(0))};
-  std::int64_t i = 0;
-  for (; i + 4 * L <= n; i += 4 * L) {
-    for (int k = 0; k < 4; ++k) acc[k] += V::load_unaligned(x + i + k * L);
-  }
-  for (int k = 0; i + L <= n; i += L, ++k) acc[k] += V::load_unaligned(x + i);
-  if (i < n) acc[3] += load_tail(x + i, n - i, T(0));
-  alignas(64) T lane[Vec<T>::size];
-  ((acc[0] + acc[1]) + (acc[2] + acc[3])).store_aligned(lane);
-  for (std::int64_t h = L / 2; h >= 1; h /= 2) {
-    for (std::int64_t k = 0; k < h; ++k) lane[k] += lane[k + h];
-  }
-  return lane[0];
-}
-
-// Blocks [lo, hi) of x (n elements in all), combined by halving the block range.
-template <class T>
-T tree_sum(const T* x, std::int64_t n, std::int64_t lo, std::int64_t hi) {
-  if (hi - lo == 1) return block_sum(x + lo * sum_block, std::min(sum_block, n - lo * sum_block));
-  const std::int64_t mid = lo + (hi - lo) / 2;
-  return tree_sum(x, n, lo, mid) + tree_sum(x, n, mid, hi);
-}
+using detail::Plain;
+using detail::Product;
+using detail::serial_sum;
+using detail::SquaredDifference;
+using detail::tree_sum;
 
 // The same tree cut at `depth`: collects the subtrees' block ranges, left to right...
 void collect(std::int64_t lo, std::int64_t hi, int depth, std::array<std::int64_t, 65>& edges,
@@ -100,27 +79,54 @@ void store(T* y, T s, T scale, bool accumulate) {
 
 }  // namespace
 
-template <class T>
-T sum(const T* x, std::int64_t n) {
+namespace {
+
+// The tree of tree_sum, cut into up to 4 subtrees per thread that run in parallel; the cut
+// changes what runs where, not which additions are made, so the result is serial_sum's bit for
+// bit.
+template <class T, class Terms>
+T parallel_sum(const Terms& terms, std::int64_t n, std::int64_t work_per_element) {
   if (n <= 0) return T(0);
   const std::int64_t blocks = (n + sum_block - 1) / sum_block;
-  if (blocks == 1 || n < parallel_grain() || num_threads() == 1) return tree_sum(x, n, 0, blocks);
-  // Cut the tree into up to 4 subtrees per thread; the cut changes what runs where, not
-  // which additions are made, so the result is the serial tree_sum's bit for bit.
+  if (blocks == 1 || n * work_per_element < parallel_grain() || num_threads() == 1) {
+    return tree_sum<T>(terms, n, 0, blocks);
+  }
   int depth = 0;
   while (depth < 6 && (std::int64_t{1} << depth) < 4 * num_threads()) ++depth;
   std::array<std::int64_t, 65> edges{};
   int count = 0;
   collect(0, blocks, depth, edges, count);
   std::array<T, 64> partial{};
-  parallel_for(count, (n / count), [&](std::int64_t b, std::int64_t e) {
+  parallel_for(count, n / count * work_per_element, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t s = b; s < e; ++s) {
       const auto i = static_cast<std::size_t>(s);
-      partial[i] = tree_sum(x, n, edges[i], edges[i + 1]);
+      partial[i] = tree_sum<T>(terms, n, edges[i], edges[i + 1]);
     }
   });
   int next = 0;
   return combine(std::int64_t{0}, blocks, depth, partial.data(), next);
+}
+
+}  // namespace
+
+template <class T>
+T sum(const T* x, std::int64_t n) {
+  return parallel_sum<T>(Plain<T>{x}, n, 1);
+}
+
+template <class T>
+T sum_squared_difference(const T* a, const T* b, std::int64_t n) {
+  return parallel_sum<T>(SquaredDifference<T>{a, b}, n, 2);
+}
+
+template <class T>
+T row_sum(const T* x, std::int64_t n) {
+  return serial_sum<T>(Plain<T>{x}, n);
+}
+
+template <class T>
+T row_dot(const T* a, const T* b, std::int64_t n) {
+  return serial_sum<T>(Product<T>{a, b}, n);
 }
 
 template <class T>
@@ -134,8 +140,7 @@ void sum_middle(const T* x, std::int64_t outer, std::int64_t n, std::int64_t inn
     }
     parallel_for(outer, n, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t o = b; o < e; ++o) {
-        const T s = n > 0 ? tree_sum(x + o * n, n, 0, (n + sum_block - 1) / sum_block) : T(0);
-        store(y + o, s, scale, accumulate);
+        store(y + o, row_sum(x + o * n, n), scale, accumulate);
       }
     });
     return;
@@ -254,6 +259,9 @@ void sum_to(const T* src, const Shape& from, T* dst, const Shape& to, T scale) {
 
 #define TAPELOOP_INSTANTIATE(T)                                                                   \
   template T sum<T>(const T*, std::int64_t);                                                      \
+  template T sum_squared_difference<T>(const T*, const T*, std::int64_t);                         \
+  template T row_sum<T>(const T*, std::int64_t);                                                  \
+  template T row_dot<T>(const T*, const T*, std::int64_t);                                        \
   template void sum_middle<T>(const T*, std::int64_t, std::int64_t, std::int64_t, T*, T, bool);   \
   template void expand_middle<T>(const T*, std::int64_t, std::int64_t, std::int64_t, T*, T);      \
   template void sum_broadcast<T>(const T*, int, const std::int64_t*, const std::int64_t*, T*, T); \

@@ -18,6 +18,17 @@ T sum(const T* x, std::int64_t n);
 
 inline constexpr std::int64_t sum_block = 2048;
 
+/// sum((a - b)^2) with sum()'s blocking and tree (mse_loss).
+template <class T>
+T sum_squared_difference(const T* a, const T* b, std::int64_t n);
+
+/// sum() and sum(a * b) on the calling thread, for kernels that are parallel over rows; the
+/// same tree as sum(), so the same result.
+template <class T>
+T row_sum(const T* x, std::int64_t n);
+template <class T>
+T row_dot(const T* a, const T* b, std::int64_t n);
+
 /// A row-major [outer, n, inner] array summed over its middle axis:
 /// y[o, k] = scale * sum_j x[o, j, k], or y[o, k] += that with `accumulate`. Contiguous rows
 /// (inner = 1) use sum()'s blocking; strided ones sum leaves of a few rows and combine the
