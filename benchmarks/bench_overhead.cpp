@@ -1,5 +1,7 @@
 // Per-op overhead: a chain of 10,000 operators on a one-element tensor, recorded and
 // backpropagated, per op — the bookkeeping cost that dominates small recurrent nets (config S).
+// The "floor" chain makes nodes directly with a one-line scalar backward rule: what the tape
+// itself costs per operator, whatever the operator does.
 #include <string>
 
 #include "bench_common.hpp"
@@ -10,7 +12,9 @@ namespace {
 
 constexpr int chain = 10000;
 
-void op_chain(benchmark::State& state, bool binary) {
+enum class Chain { mul, tanh, floor };
+
+void op_chain(benchmark::State& state, Chain kind, bool backward) {
   set_num_threads(1);
   Parameter<float> x(Tensor<float>::full({1}, 0.5f));
   Parameter<float> w(Tensor<float>::full({1}, 1.0f));
@@ -21,8 +25,21 @@ void op_chain(benchmark::State& state, bool binary) {
     w.zero_grad();
     Var<float> y = x.var(tape);
     const Var<float> wv = w.var(tape);
-    for (int i = 0; i < chain; ++i) y = binary ? y * wv : tanh(y);
-    tape.backward(y);
+    for (int i = 0; i < chain; ++i) {
+      if (kind == Chain::mul) {
+        y = y * wv;
+      } else if (kind == Chain::tanh) {
+        y = tanh(y);
+      } else {
+        const Var<float> in = y;
+        y = tape.make_node("floor", Shape{1}, {in, wv});
+        tape.mutable_value(y)[0] = in.value().data[0];
+        Tape<float>* t = &tape;
+        const Var<float> out = y;
+        tape.set_backward(y, [=] { t->grad_of(in.index())[0] += t->grad_of(out.index())[0]; });
+      }
+    }
+    if (backward) tape.backward(y);
     benchmark::DoNotOptimize(x.grad()[0]);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * chain);
@@ -31,10 +48,14 @@ void op_chain(benchmark::State& state, bool binary) {
 }  // namespace
 
 void register_overhead_benchmarks() {
-  register_benchmark(bench_name("overhead", "mul", "float", 1, 1),
-                     [](benchmark::State& s) { op_chain(s, true); });
-  register_benchmark(bench_name("overhead", "tanh", "float", 1, 1),
-                     [](benchmark::State& s) { op_chain(s, false); });
+  const std::pair<const char*, Chain> chains[] = {
+      {"mul", Chain::mul}, {"tanh", Chain::tanh}, {"floor", Chain::floor}};
+  for (const auto& [name, kind] : chains) {
+    register_benchmark(bench_name("overhead", name, "float", 1, 1),
+                       [kind = kind](benchmark::State& s) { op_chain(s, kind, true); });
+    register_benchmark(bench_name("overhead_record", name, "float", 1, 1),
+                       [kind = kind](benchmark::State& s) { op_chain(s, kind, false); });
+  }
 }
 
 }  // namespace tapeloop::bench

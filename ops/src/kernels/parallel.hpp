@@ -13,14 +13,17 @@ namespace tapeloop::kernels {
 /// element); a transcendental costs `cost::transcendental` of them.
 namespace cost {
 inline constexpr std::int64_t streaming = 1;
-inline constexpr std::int64_t transcendental = 8;  // vexp/vtanh/vsigmoid vs a vector add
+// vexp/vtanh/vsigmoid/vlog per element vs a vector add, measured on the target at 64K floats:
+// tanh 2.4x, exp 4x (docs/threading.md).
+inline constexpr std::int64_t transcendental = 3;
 }  // namespace cost
 
-/// Below this much work a kernel runs inline: waking a second thread and waiting for it costs
-/// more than the work it would take over. Measured on the 2-core target with
-/// benchmarks/threading_probe (docs/threading.md): see there for the crossover.
+/// Below this much work a kernel runs inline: handing half of it to a second thread costs
+/// more than it saves. On the 2-core target (benchmarks/threading_probe, docs/threading.md) two
+/// chunks beat one from ~32K floats of add when the worker is awake, and from ~48K when it has
+/// gone to sleep (waking it costs 3-5 us); 64K is past both. Settable for benchmarks.
 inline std::int64_t& parallel_grain() {
-  static std::int64_t grain = 32768;
+  static std::int64_t grain = 65536;
   return grain;
 }
 
