@@ -1,5 +1,5 @@
 // GEMM at the LSTM shapes of BENCHMARKS.md: tapeloop's matmul (forward, and forward + backward)
-// against the same products as direct cblas_sgemm calls.
+// against the same products as direct cblas_sgemm calls, OpenBLAS running its own threads.
 #include <cblas.h>
 
 #include <string>
@@ -44,8 +44,26 @@ void tapeloop_matmul(benchmark::State& state, GemmShape s, bool backward, int th
   flops(state, (backward ? 6.0 : 2.0) * s.m * s.n * s.k);
 }
 
+// What tape.backward(y, seed) costs before any rule runs, for y of the output's shape: the
+// zero-filled gradient buffer of y and the seed added into it (the direct calls have neither).
+void seeding(benchmark::State& state, GemmShape s) {
+  set_num_threads(1);
+  Generator rng(1);
+  Parameter<float> p(Tensor<float>::zeros({1}));
+  const Tensor<float> seed = Tensor<float>::normal({s.m, s.n}, 0.0f, 1.0f, rng);
+  Tape<float> tape;
+  for (auto _ : state) {
+    tape.clear();
+    Var<float> y = tape.make_node("probe", Shape{s.m, s.n}, {p.var(tape)});
+    tape.set_backward(y, [] {});
+    tape.backward(y, seed.ref());
+    benchmark::ClobberMemory();
+  }
+}
+
 void cblas(benchmark::State& state, GemmShape s, bool backward, int threads) {
   set_num_threads(threads);
+  openblas_set_num_threads(threads);  // the baseline: OpenBLAS with its own threads
   std::vector<float> a(static_cast<std::size_t>(s.m) * s.k, 0.5f);
   std::vector<float> b(static_cast<std::size_t>(s.k) * s.n, 0.25f);
   std::vector<float> y(static_cast<std::size_t>(s.m) * s.n), g(y.size(), 0.1f);
@@ -68,6 +86,8 @@ void cblas(benchmark::State& state, GemmShape s, bool backward, int threads) {
 
 void register_gemm_benchmarks() {
   for (const GemmShape& s : shapes) {
+    register_benchmark(bench_name("gemm/seed", "fwdbwd", s.name, 0, 1),
+                       [=](benchmark::State& st) { seeding(st, s); });
     for (int threads : {1, 2}) {
       for (bool backward : {false, true}) {
         const char* pass = backward ? "fwdbwd" : "fwd";

@@ -39,6 +39,7 @@ void stream(benchmark::State& state, bool triad, std::int64_t n, int threads) {
 
 void sgemm_peak(benchmark::State& state, int n, int threads) {
   set_num_threads(threads);
+  openblas_set_num_threads(threads);  // OpenBLAS's own threads: the library's best
   std::vector<float> a(static_cast<std::size_t>(n) * n, 0.5f), b(a), c(a);
   for (auto _ : state) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,

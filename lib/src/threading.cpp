@@ -1,4 +1,5 @@
-// The threading policy: one thread count for tapeloop's TBB arena and for OpenBLAS.
+// The threading policy: one thread count for tapeloop's TBB arena, which runs the kernels and
+// the blocks of large GEMMs; OpenBLAS itself is kept single-threaded.
 #include "tapeloop/threading.hpp"
 
 #include <cblas.h>  // openblas_set_num_threads
@@ -61,17 +62,17 @@ int initial_threads() {
 // Caller holds the mutex.
 void apply(Policy& p, int n) {
   // Never more running threads than cores: TBB would not give an arena more workers than
-  // cores - 1 anyway (and warns when asked), and OpenBLAS gets the same count so neither pool
-  // oversubscribes. num_threads() still reports n, and kernels cut their work for n.
+  // cores - 1 anyway (and warns when asked). num_threads() still reports n, and kernels and
+  // GEMMs cut their work for n.
   const int running = std::min(n, oneapi::tbb::info::default_concurrency());
   auto arena = std::make_unique<oneapi::tbb::task_arena>(running);
   arena->initialize();  // now, not lazily inside the first kernel
   p.arena.store(arena.get(), std::memory_order_release);
   p.arenas.push_back(std::move(arena));
-  // OpenBLAS drives its own threads for GEMM, sized like the arena (see docs/threading.md for
-  // the measurement behind this). Both pools never run at once: operators run one after the
-  // other, and each kernel waits for its workers before returning.
-  openblas_set_num_threads(running);
+  // OpenBLAS runs single-threaded: matmul cuts large products into one block per thread on
+  // this arena instead (docs/threading.md measures both ways). So there is one pool: OpenBLAS's
+  // own threads never get work and sleep, instead of spinning next to TBB's worker.
+  openblas_set_num_threads(1);
   p.threads.store(n, std::memory_order_release);
 }
 

@@ -1,4 +1,4 @@
-// The one threading policy: how many threads tapeloop's kernels and OpenBLAS may use, together.
+// The one threading policy: how many threads tapeloop's kernels and GEMMs use, OpenBLAS included.
 #pragma once
 
 #include <cstdint>
@@ -8,12 +8,12 @@
 namespace tapeloop {
 
 /// Sets the number of threads tapeloop uses: the concurrency of the TBB arena that parallel
-/// kernels run in, and the thread count of OpenBLAS. n must be >= 1 (ValueError otherwise);
-/// 1 makes everything run on the calling thread. More threads than cores are not started (the
-/// pools get as many threads as cores), but kernels still cut their work into n chunks.
-/// Call it before a computation starts rather
-/// than while GEMMs run on other threads (OpenBLAS's own setter is not safe against that).
-/// Kernels already running on other threads finish on the old setting.
+/// kernels and the blocks of large GEMMs run in. OpenBLAS is set to one thread at the same time
+/// (matmul parallelizes by calling it on blocks; docs/threading.md), so there is one pool and
+/// nothing oversubscribes the cores. n must be >= 1 (ValueError otherwise); 1 runs everything on
+/// the calling thread. More threads than cores are not started, but kernels still cut their
+/// work for n. Call it between computations, not while operators run on other threads (those
+/// finish on the old setting; OpenBLAS's own setter is not safe against concurrent calls).
 void set_num_threads(int n);
 
 /// The number of threads tapeloop uses. Before any set_num_threads(), the first use reads the
