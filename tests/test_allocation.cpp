@@ -1,5 +1,5 @@
-// A steady-state training step performs no heap allocation: every operator new and (outside
-// sanitizer builds) every malloc in this binary is counted.
+// A steady-state training step performs no heap allocation, also when kernels run on two
+// threads: every operator new and (outside sanitizer builds) every malloc is counted.
 // The replaced operators below pair new with malloc and delete with free on purpose.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
@@ -316,6 +316,33 @@ BOOST_AUTO_TEST_CASE(steady_state_lstm_layer_step_does_not_allocate) {
       BOOST_TEST(last < first);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(parallel_kernels_do_not_allocate) {
+  // Operators large enough to run on two threads (elementwise, broadcast backward, sums):
+  // after warm-up, the TBB path allocates nothing either.
+  const int before = num_threads();
+  set_num_threads(2);
+  Generator rng(5);
+  Parameter<float> w(Tensor<float>::normal({256, 512}, 0.0f, 1.0f, rng));
+  Parameter<float> b(Tensor<float>::normal({512}, 0.0f, 1.0f, rng));
+  Tape<float> tape;
+  auto step = [&] {
+    tape.clear();
+    w.zero_grad();
+    b.zero_grad();
+    Var<float> h = tanh(w.var(tape) + b.var(tape)) * sigmoid(w.var(tape));
+    Var<float> loss = mean(exp(-abs(h))) + sum(mean(h, 0));
+    tape.backward(loss);
+    return loss.item();
+  };
+  for (int i = 0; i < 3; ++i) step();
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 20; ++i) step();
+  counting = false;
+  BOOST_TEST(allocations.load() == 0);
+  set_num_threads(before);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

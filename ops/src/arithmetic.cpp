@@ -1,4 +1,4 @@
-// Elementwise arithmetic: forward kernels and backward rules side by side.
+// Elementwise arithmetic: each operator names its kernel (ops/src/kernels/binary.cpp, unary.cpp).
 #include "tapeloop/ops/arithmetic.hpp"
 
 #include "elementwise.hpp"
@@ -7,61 +7,48 @@ namespace tapeloop {
 
 template <class T>
 Var<T> add(const Var<T>& a, const Var<T>& b) {
-  return detail::binary(
-      "add", a, b, [](T x, T y) { return x + y; }, [](T g, T, T, T) { return g; },
-      [](T g, T, T, T) { return g; });
+  return detail::binary("add", a, b, kernels::Binary::add);
 }
 
 template <class T>
 Var<T> sub(const Var<T>& a, const Var<T>& b) {
-  return detail::binary(
-      "sub", a, b, [](T x, T y) { return x - y; }, [](T g, T, T, T) { return g; },
-      [](T g, T, T, T) { return -g; });
+  return detail::binary("sub", a, b, kernels::Binary::sub);
 }
 
 template <class T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
-  return detail::binary(
-      "mul", a, b, [](T x, T y) { return x * y; }, [](T g, T, T y, T) { return g * y; },
-      [](T g, T x, T, T) { return g * x; });
+  return detail::binary("mul", a, b, kernels::Binary::mul);
 }
 
 template <class T>
 Var<T> div(const Var<T>& a, const Var<T>& b) {
-  // d(a/b)/db = -a/b^2 = -(a/b)/b: reuse the output.
-  return detail::binary(
-      "div", a, b, [](T x, T y) { return x / y; }, [](T g, T, T y, T) { return g / y; },
-      [](T g, T, T y, T out) { return -g * out / y; });
+  // d(a/b)/db = -a/b^2 = -(a/b)/b: the kernel reuses the output.
+  return detail::binary("div", a, b, kernels::Binary::div);
 }
 
 template <class T>
 Var<T> neg(const Var<T>& x) {
-  return detail::unary(
-      "neg", x, [](T v) { return -v; }, [](T g, T, T) { return -g; });
+  return detail::unary("neg", x, kernels::Unary::neg);
 }
 
 template <class T>
 Var<T> add_scalar(const Var<T>& x, T s) {
-  return detail::unary(
-      "add_scalar", x, [s](T v) { return v + s; }, [](T g, T, T) { return g; });
+  return detail::unary("add_scalar", x, kernels::Unary::add_scalar, s);
 }
 
 template <class T>
 Var<T> mul_scalar(const Var<T>& x, T s) {
-  return detail::unary(
-      "mul_scalar", x, [s](T v) { return v * s; }, [s](T g, T, T) { return g * s; });
+  return detail::unary("mul_scalar", x, kernels::Unary::mul_scalar, s);
 }
 
 template <class T>
 Var<T> rsub_scalar(T s, const Var<T>& x) {
-  return detail::unary(
-      "rsub_scalar", x, [s](T v) { return s - v; }, [](T g, T, T) { return -g; });
+  return detail::unary("rsub_scalar", x, kernels::Unary::rsub_scalar, s);
 }
 
 template <class T>
 Var<T> rdiv_scalar(T s, const Var<T>& x) {
-  return detail::unary(
-      "rdiv_scalar", x, [s](T v) { return s / v; }, [](T g, T v, T y) { return -g * y / v; });
+  return detail::unary("rdiv_scalar", x, kernels::Unary::rdiv_scalar, s);
 }
 
 #define TAPELOOP_INSTANTIATE(T)                      \

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 
+#include "kernels/reduce.hpp"
 #include "tapeloop/shape.hpp"
 
 namespace tapeloop::detail {
@@ -95,11 +96,11 @@ void broadcast_for_each3(const Shape& out, const Shape& a, const Shape& b, const
   }
 }
 
-/// dst (of shape `to`) += g (of shape `from`) summed over the axes `to` was broadcast along.
+/// dst (of shape `to`) += g (of shape `from`) summed over the axes `to` was broadcast along:
+/// the deterministic parallel reduction of kernels/reduce.cpp.
 template <class T>
 void sum_to_add(const T* g, const Shape& from, T* dst, const Shape& to) {
-  broadcast_for_each(from, to, to,
-                     [&](std::int64_t i, std::int64_t j, std::int64_t) { dst[j] += g[i]; });
+  kernels::sum_to(g, from, dst, to, T(1));
 }
 
 }  // namespace tapeloop::detail

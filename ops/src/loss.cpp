@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/reduce.hpp"
 #include "tapeloop/errors.hpp"
 #include "tapeloop/tape.hpp"
 
@@ -45,12 +46,8 @@ Var<T> mse_loss(const Var<T>& pred, const Var<T>& target, Reduction reduction) {
   const T* pt = target.value().data;
   const std::int64_t n = pred.numel();
   const T scale = reduction_scale<T>(reduction, n);
-  T acc = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const T d = pp[i] - pt[i];
-    acc += d * d;
-  }
-  tape.mutable_value(out)[0] = acc * scale;
+  // The blocked pairwise sum: accurate and the same for any thread count.
+  tape.mutable_value(out)[0] = kernels::sum_squared_difference(pp, pt, n) * scale;
   tape.set_backward(out, [=] {
     const T gs = T(2) * out.grad().data[0] * scale;
     if (pred.requires_grad()) {

@@ -1,4 +1,5 @@
-// matmul: shape checks, and forward and backward as GEMM calls that accumulate in place.
+// matmul: shape checks, and forward and backward as GEMM calls that accumulate in place, split
+// into blocks on tapeloop's threads when large.
 #include "tapeloop/ops/matmul.hpp"
 
 #include <string>

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "axis.hpp"
+#include "kernels/reduce.hpp"
+#include "kernels/softmax.hpp"
 #include "tapeloop/errors.hpp"
 #include "tapeloop/tape.hpp"
 
@@ -21,7 +23,8 @@ T reduction_scale(bool average, std::int64_t n) {
   return n > 0 ? T(1) / static_cast<T>(n) : std::numeric_limits<T>::quiet_NaN();
 }
 
-// sum (scale 1) and mean (scale 1/n) of every element.
+// sum (scale 1) and mean (scale 1/n) of every element: the deterministic blocked sum of
+// kernels/reduce.cpp (bit-identical for any thread count, accurate for millions of floats).
 template <class T>
 Var<T> reduce_all(const char* op, const Var<T>& x, bool average) {
   Tape<T>& tape = x.tape();
@@ -29,19 +32,15 @@ Var<T> reduce_all(const char* op, const Var<T>& x, bool average) {
   const T* px = x.value().data;
   const std::int64_t n = x.numel();
   const T scale = reduction_scale<T>(average, n);
-  T acc = 0;
-  for (std::int64_t i = 0; i < n; ++i) acc += px[i];
-  tape.mutable_value(out)[0] = acc * scale;
+  kernels::sum_middle(px, 1, n, 1, tape.mutable_value(out), scale, false);
   tape.set_backward(out, [=] {
     if (!x.requires_grad()) return;
-    const T g = out.grad().data[0] * scale;
-    T* gx = x.grad().data;
-    for (std::int64_t i = 0; i < n; ++i) gx[i] += g;
+    kernels::expand_middle(out.grad().data, 1, n, 1, x.grad().data, scale);
   });
   return out;
 }
 
-// sum and mean along one axis.
+// sum and mean along one axis: x seen as [outer, n, inner], summed over n.
 template <class T>
 Var<T> reduce_axis(const char* op, const Var<T>& x, int axis, bool keepdim, bool average) {
   Tape<T>& tape = x.tape();
@@ -50,29 +49,11 @@ Var<T> reduce_axis(const char* op, const Var<T>& x, int axis, bool keepdim, bool
   const detail::AxisView v = detail::axis_view(shape, ax);
   Var<T> out = tape.make_node(op, detail::reduced_shape(shape, ax, keepdim), {x});
   const T* px = x.value().data;
-  T* py = tape.mutable_value(out);
   const T scale = reduction_scale<T>(average, v.n);
-  for (std::int64_t o = 0; o < v.outer; ++o) {
-    T* y = py + o * v.inner;
-    for (std::int64_t k = 0; k < v.inner; ++k) y[k] = T(0);
-    // j outside, k inside: both x and y are read contiguously.
-    for (std::int64_t j = 0; j < v.n; ++j) {
-      const T* xr = px + (o * v.n + j) * v.inner;
-      for (std::int64_t k = 0; k < v.inner; ++k) y[k] += xr[k];
-    }
-    for (std::int64_t k = 0; k < v.inner; ++k) y[k] *= scale;
-  }
+  kernels::sum_middle(px, v.outer, v.n, v.inner, tape.mutable_value(out), scale, false);
   tape.set_backward(out, [=] {
     if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data;
-    for (std::int64_t o = 0; o < v.outer; ++o) {
-      const T* go = g + o * v.inner;
-      for (std::int64_t j = 0; j < v.n; ++j) {
-        T* gr = gx + (o * v.n + j) * v.inner;
-        for (std::int64_t k = 0; k < v.inner; ++k) gr[k] += go[k] * scale;
-      }
-    }
+    kernels::expand_middle(out.grad().data, v.outer, v.n, v.inner, x.grad().data, scale);
   });
   return out;
 }
@@ -171,6 +152,14 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdim) {
   Var<T> out = tape.make_node("logsumexp", detail::reduced_shape(shape, ax, keepdim), {x});
   const T* px = x.value().data;
   T* py = tape.mutable_value(out);
+  if (v.inner == 1) {  // reducing the last axis: contiguous rows, vector kernels
+    kernels::logsumexp_rows(px, py, v.outer, v.n);
+    tape.set_backward(out, [=] {
+      if (!x.requires_grad()) return;
+      kernels::logsumexp_rows_backward(out.grad().data, px, py, x.grad().data, v.outer, v.n);
+    });
+    return out;
+  }
   T* s = tape.scratch(v.inner);  // running sums of one outer slice
   for (std::int64_t o = 0; o < v.outer; ++o) {
     T* y = py + o * v.inner;

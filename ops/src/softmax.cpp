@@ -1,10 +1,12 @@
-// softmax and log_softmax: x viewed as [outer, n, inner], per-slice sums in one row of scratch.
+// softmax and log_softmax: rows of the last axis run the vector row kernels; other axes view x
+// as [outer, n, inner] with per-slice sums in one row of scratch.
 #include "tapeloop/ops/softmax.hpp"
 
 #include <cmath>
 #include <cstdint>
 
 #include "axis.hpp"
+#include "kernels/softmax.hpp"
 #include "tapeloop/tape.hpp"
 
 namespace tapeloop {
@@ -76,6 +78,14 @@ Var<T> softmax(const Var<T>& x, int axis) {
   const detail::AxisView v = s.v;
   T* row = s.row;
   T* py = tape.mutable_value(out);
+  if (v.inner == 1) {  // the common case, the last axis: contiguous rows, vector kernels
+    kernels::softmax_rows(x.value().data, py, v.outer, v.n, false);
+    tape.set_backward(out, [=] {
+      if (!x.requires_grad()) return;
+      kernels::softmax_rows_backward(out.grad().data, py, x.grad().data, v.outer, v.n, false);
+    });
+    return out;
+  }
   const std::int64_t numel = x.numel();
   log_softmax_forward(x.value().data, py, row, v);
   for (std::int64_t i = 0; i < numel; ++i) py[i] = std::exp(py[i]);
@@ -108,6 +118,14 @@ Var<T> log_softmax(const Var<T>& x, int axis) {
   const detail::AxisView v = s.v;
   T* row = s.row;
   T* py = tape.mutable_value(out);
+  if (v.inner == 1) {  // the common case, the last axis: contiguous rows, vector kernels
+    kernels::softmax_rows(x.value().data, py, v.outer, v.n, true);
+    tape.set_backward(out, [=] {
+      if (!x.requires_grad()) return;
+      kernels::softmax_rows_backward(out.grad().data, py, x.grad().data, v.outer, v.n, true);
+    });
+    return out;
+  }
   log_softmax_forward(x.value().data, py, row, v);
   tape.set_backward(out, [=] {
     if (!x.requires_grad()) return;

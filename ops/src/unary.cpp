@@ -1,4 +1,5 @@
-// Elementwise math: each operator states its value and its derivative; detail::unary records both.
+// Elementwise math: each operator names its vector kernel (ops/src/kernels/unary.cpp); pow, which
+// has none, states its value and derivative as scalar lambdas.
 #include "tapeloop/ops/unary.hpp"
 
 #include <cmath>
@@ -12,56 +13,46 @@ namespace tapeloop {
 
 template <class T>
 Var<T> exp(const Var<T>& x) {
-  return detail::unary(
-      "exp", x, [](T v) { return std::exp(v); }, [](T g, T, T y) { return g * y; });
+  return detail::unary("exp", x, kernels::Unary::exp);
 }
 
 template <class T>
 Var<T> log(const Var<T>& x) {
-  return detail::unary(
-      "log", x, [](T v) { return std::log(v); }, [](T g, T v, T) { return g / v; });
+  return detail::unary("log", x, kernels::Unary::log);
 }
 
 template <class T>
 Var<T> sqrt(const Var<T>& x) {
-  return detail::unary(
-      "sqrt", x, [](T v) { return std::sqrt(v); }, [](T g, T, T y) { return g / (T(2) * y); });
+  return detail::unary("sqrt", x, kernels::Unary::sqrt);
 }
 
 template <class T>
 Var<T> abs(const Var<T>& x) {
-  // sign(v) written with comparisons so that sign(0) = 0.
-  return detail::unary(
-      "abs", x, [](T v) { return std::abs(v); },
-      [](T g, T v, T) { return v > T(0) ? g : (v < T(0) ? -g : T(0)); });
+  return detail::unary("abs", x, kernels::Unary::abs);
 }
 
 template <class T>
 Var<T> tanh(const Var<T>& x) {
-  return detail::unary(
-      "tanh", x, [](T v) { return std::tanh(v); }, [](T g, T, T y) { return g * (T(1) - y * y); });
+  return detail::unary("tanh", x, kernels::Unary::tanh);
 }
 
 template <class T>
 Var<T> sigmoid(const Var<T>& x) {
-  return detail::unary(
-      "sigmoid", x, [](T v) { return detail::stable_sigmoid(v); },
-      [](T g, T, T y) { return g * y * (T(1) - y); });
+  // The kernel only ever exponentiates -|x|, so nothing overflows (kernels/simd.hpp).
+  return detail::unary("sigmoid", x, kernels::Unary::sigmoid);
 }
 
 template <class T>
 Var<T> relu(const Var<T>& x) {
   // y > 0 exactly when x > 0, so the derivative reads the output only.
-  return detail::unary(
-      "relu", x, [](T v) { return v > T(0) ? v : T(0); },
-      [](T g, T, T y) { return y > T(0) ? g : T(0); });
+  return detail::unary("relu", x, kernels::Unary::relu);
 }
 
 template <class T>
 Var<T> pow(const Var<T>& x, typename Var<T>::value_type exponent) {
   const T e = exponent;
   // g * e * y / x would reuse the output but is NaN at x = 0; x^(e-1) is correct there.
-  return detail::unary(
+  return detail::unary_scalar(
       "pow", x, [e](T v) { return std::pow(v, e); },
       [e](T g, T v, T) { return e == T(0) ? T(0) : g * e * std::pow(v, e - T(1)); });
 }
@@ -76,9 +67,7 @@ Var<T> clamp(const Var<T>& x, typename Var<T>::value_type low, typename Var<T>::
   const T lo = low;
   const T hi = high;
   // Gradient 1 on the closed interval [low, high], bounds included, as PyTorch's clamp.
-  return detail::unary(
-      "clamp", x, [lo, hi](T v) { return v < lo ? lo : (v > hi ? hi : v); },
-      [lo, hi](T g, T v, T) { return (v >= lo && v <= hi) ? g : T(0); });
+  return detail::unary("clamp", x, kernels::Unary::clamp, lo, hi);
 }
 
 #define TAPELOOP_INSTANTIATE(T)           \

@@ -1,5 +1,5 @@
 // The whole public API: tensors, the tape, parameters, every operator, gradcheck, optimizers,
-// checkpoints.
+// checkpoints, threading.
 #pragma once
 
 #include "tapeloop/checkpoint.hpp"
@@ -14,4 +14,5 @@
 #include "tapeloop/state.hpp"
 #include "tapeloop/tape.hpp"
 #include "tapeloop/tensor.hpp"
+#include "tapeloop/threading.hpp"
 #include "tapeloop/var.hpp"

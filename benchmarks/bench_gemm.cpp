@@ -1,0 +1,104 @@
+// GEMM at the LSTM shapes of BENCHMARKS.md: tapeloop's matmul (forward, and forward + backward)
+// against the same products as direct cblas_sgemm calls, OpenBLAS running its own threads.
+#include <cblas.h>
+
+#include <string>
+#include <vector>
+
+#include "bench_common.hpp"
+#include "tapeloop/tapeloop.hpp"
+#include "tapeloop/threading.hpp"
+
+namespace tapeloop::bench {
+namespace {
+
+// C[m,n] = A[m,k] B[k,n]: the input projection of all steps (x.W, m = B*T) and the recurrent
+// product of one step (h.U, m = B) of configs S, M and L, with 4H gate columns.
+struct GemmShape {
+  const char* name;
+  int m, n, k;
+};
+const GemmShape shapes[] = {
+    {"S_xW", 100, 128, 16},  {"S_hU", 1, 128, 32},      {"M_xW", 1600, 1024, 128},
+    {"M_hU", 32, 1024, 256}, {"L_xW", 6400, 2048, 512}, {"L_hU", 64, 2048, 512},
+};
+
+void flops(benchmark::State& state, double per_iteration) {
+  state.counters["FLOPS"] = benchmark::Counter(
+      per_iteration * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void tapeloop_matmul(benchmark::State& state, GemmShape s, bool backward, int threads) {
+  set_num_threads(threads);
+  Generator rng(1);
+  Parameter<float> a(Tensor<float>::normal({s.m, s.k}, 0.0f, 1.0f, rng));
+  Parameter<float> b(Tensor<float>::normal({s.k, s.n}, 0.0f, 1.0f, rng));
+  const Tensor<float> seed = Tensor<float>::normal({s.m, s.n}, 0.0f, 1.0f, rng);
+  Tape<float> tape;
+  for (auto _ : state) {
+    tape.clear();
+    Var<float> y = matmul(a.var(tape), b.var(tape));
+    if (backward) tape.backward(y, seed.ref());  // dA += dY B^T, dB += A^T dY (beta = 1)
+    benchmark::ClobberMemory();
+  }
+  flops(state, (backward ? 6.0 : 2.0) * s.m * s.n * s.k);
+}
+
+// What tape.backward(y, seed) costs before any rule runs, for y of the output's shape: the
+// zero-filled gradient buffer of y and the seed added into it (the direct calls have neither).
+void seeding(benchmark::State& state, GemmShape s) {
+  set_num_threads(1);
+  Generator rng(1);
+  Parameter<float> p(Tensor<float>::zeros({1}));
+  const Tensor<float> seed = Tensor<float>::normal({s.m, s.n}, 0.0f, 1.0f, rng);
+  Tape<float> tape;
+  for (auto _ : state) {
+    tape.clear();
+    Var<float> y = tape.make_node("probe", Shape{s.m, s.n}, {p.var(tape)});
+    tape.set_backward(y, [] {});
+    tape.backward(y, seed.ref());
+    benchmark::ClobberMemory();
+  }
+}
+
+void cblas(benchmark::State& state, GemmShape s, bool backward, int threads) {
+  set_num_threads(threads);
+  openblas_set_num_threads(threads);  // the baseline: OpenBLAS with its own threads
+  std::vector<float> a(static_cast<std::size_t>(s.m) * s.k, 0.5f);
+  std::vector<float> b(static_cast<std::size_t>(s.k) * s.n, 0.25f);
+  std::vector<float> y(static_cast<std::size_t>(s.m) * s.n), g(y.size(), 0.1f);
+  std::vector<float> ga(a.size()), gb(b.size());
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.m, s.n, s.k, 1.0f, a.data(), s.k,
+                b.data(), s.n, 0.0f, y.data(), s.n);
+    if (backward) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.m, s.k, s.n, 1.0f, g.data(), s.n,
+                  b.data(), s.n, 1.0f, ga.data(), s.k);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.k, s.n, s.m, 1.0f, a.data(), s.k,
+                  g.data(), s.n, 1.0f, gb.data(), s.n);
+    }
+    benchmark::ClobberMemory();
+  }
+  flops(state, (backward ? 6.0 : 2.0) * s.m * s.n * s.k);
+}
+
+}  // namespace
+
+void register_gemm_benchmarks() {
+  for (const GemmShape& s : shapes) {
+    register_benchmark(bench_name("gemm/seed", "fwdbwd", s.name, 0, 1),
+                       [=](benchmark::State& st) { seeding(st, s); });
+    for (int threads : {1, 2}) {
+      for (bool backward : {false, true}) {
+        const char* pass = backward ? "fwdbwd" : "fwd";
+        register_benchmark(
+            bench_name("gemm/tapeloop", pass, s.name, 0, threads),
+            [=](benchmark::State& st) { tapeloop_matmul(st, s, backward, threads); });
+        register_benchmark(bench_name("gemm/cblas", pass, s.name, 0, threads),
+                           [=](benchmark::State& st) { cblas(st, s, backward, threads); });
+      }
+    }
+  }
+}
+
+}  // namespace tapeloop::bench

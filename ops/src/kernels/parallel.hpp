@@ -1,0 +1,67 @@
+// When a kernel goes parallel, and how it cuts its work: grain sizes measured on the target
+// machine (docs/threading.md) and a splitter that runs small work inline on the calling thread.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "tapeloop/threading.hpp"
+
+namespace tapeloop::kernels {
+
+/// Work is counted in element-operations of a streaming kernel (one add of two arrays = 1 per
+/// element); a transcendental costs `cost::transcendental` of them.
+namespace cost {
+inline constexpr std::int64_t streaming = 1;
+// vexp/vtanh/vsigmoid/vlog per element vs a vector add, measured on the target at 64K floats:
+// tanh 2.4x, exp 4x (docs/threading.md).
+inline constexpr std::int64_t transcendental = 3;
+}  // namespace cost
+
+/// Below this much work a kernel runs inline: handing half of it to a second thread costs
+/// more than it saves. On the 2-core target (benchmarks/threading_probe, docs/threading.md) two
+/// chunks beat one from ~32K floats of add when the worker is awake, and from ~48K when it has
+/// gone to sleep (waking it costs 3-5 us); 64K is past both. Settable for benchmarks.
+inline std::int64_t& parallel_grain() {
+  static std::int64_t grain = 65536;
+  return grain;
+}
+
+/// Elements per chunk boundary: a cache line of float, so two threads never write one line.
+inline constexpr std::int64_t chunk_align = 16;
+
+/// Runs fn(begin, end) over [0, count) items of `work_per_item` work each: inline when the
+/// total is below the grain or there is one thread, else in equal contiguous chunks of at
+/// least half a grain each, at most one per thread. Items are whatever the kernel makes them
+/// (elements, rows, column blocks); what each item computes must not depend on the chunking.
+template <class F>
+void parallel_for(std::int64_t count, std::int64_t work_per_item, F&& fn) {
+  if (count <= 0) return;
+  const std::int64_t work = count * std::max<std::int64_t>(work_per_item, 1);
+  const std::int64_t grain = parallel_grain();
+  if (work < grain || count < 2) {
+    fn(std::int64_t{0}, count);
+    return;
+  }
+  const std::int64_t threads = num_threads();
+  const std::int64_t chunks =
+      std::min({threads, count, std::max<std::int64_t>(1, 2 * work / grain)});
+  if (chunks <= 1) {
+    fn(std::int64_t{0}, count);
+    return;
+  }
+  // Fully qualified: kernels has a detail namespace of its own.
+  ::tapeloop::detail::parallel_run(
+      chunks, [&](std::int64_t c) { fn(count * c / chunks, count * (c + 1) / chunks); });
+}
+
+/// parallel_for over the n elements of an elementwise kernel, chunk edges on cache lines.
+template <class F>
+void parallel_elements(std::int64_t n, std::int64_t work_per_element, F&& fn) {
+  const std::int64_t lines = (n + chunk_align - 1) / chunk_align;
+  parallel_for(lines, chunk_align * work_per_element, [&](std::int64_t b, std::int64_t e) {
+    fn(b * chunk_align, std::min(n, e * chunk_align));
+  });
+}
+
+}  // namespace tapeloop::kernels
