@@ -39,6 +39,22 @@ def main():
             flops = 3 * 2 * b * t * 4 * h * (i + h)
             print("| %s (%d, %d, %d, %d) | %d | %.2f | %.2f | %.2fx | %.1f |" % (
                 config, b, t, i, h, threads, mo, mt, mt / mo, flops / (mo * 1e-3) / 1e9))
+    print("""
+Reading the table:
+- On one thread tapeloop's general tape with the LSTM written as a cell and unrolled by scan
+  runs S about 20x faster than PyTorch (per-op overhead dominates S) and is on par with
+  nn.LSTM on M and L.
+- PyTorch's 2-thread rows are its intra-op pool (`torch.set_num_threads(2)`) fighting
+  OpenBLAS's own threads on 2 cores — the trap shared/BENCHMARKS.md describes; its best 2-core
+  configuration is one torch thread with OpenBLAS on 2 threads. Spot check (same machine, same
+  session): `OPENBLAS_NUM_THREADS=2 /usr/bin/python3 benchmarks/pytorch_lstm.py --threads 1 M`
+  gave 90 ms against tapeloop's 96 ms on 2 threads.
+- Shortfalls against the targets of shared/BENCHMARKS.md (M and L at >= 1.8x and >= 1.4x
+  PyTorch, L at >= 85% of sgemm peak): tapeloop reaches 38-54 GFLOP/s of ~84 (1 thread) and
+  gains little from a second thread. The known causes, in order: the weight-gradient GEMM of
+  W_hh runs once per step with an inner dimension of B (oneDNN does it once over all steps);
+  the fused LSTM cell uses scalar tanh/exp; each step records an extra add for the projected
+  input. These are the next work on the kernels.""")
 
 
 if __name__ == "__main__":
