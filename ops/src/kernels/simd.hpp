@@ -1,4 +1,4 @@
-// SIMD building blocks for the kernels: the batch type, loops with a padded tail, and the vector
+// SIMD building blocks for the kernels: the batch type, loops with a masked tail, and the vector
 // math functions (exp, log, tanh, sigmoid) with their measured accuracy.
 #pragma once
 
@@ -18,9 +18,9 @@ template <class T>
 inline constexpr std::int64_t lanes = static_cast<std::int64_t>(Vec<T>::size);
 
 /// Calls `body(i)` for i = 0, L, 2L, ... over the full batches of [0, n), then `tail(i, r)` once
-/// for the r < L elements left. Kernels run their tail through the same vector code on a padded
-/// copy (see load_tail/store_tail), so an element's result never depends on where it sits in the
-/// tensor, nor on how a parallel kernel cut the tensor into chunks.
+/// for the r < L elements left. Kernels run their tail through the same vector code, loaded and
+/// stored with masks (load_tail/store_tail), so an element's result never depends on where it
+/// sits in the tensor, nor on how a parallel kernel cut the tensor into chunks.
 template <class T, class Body, class Tail>
 inline void for_batches(std::int64_t n, Body body, Tail tail) {
   constexpr std::int64_t L = lanes<T>;
