@@ -35,10 +35,17 @@ void tapeloop_matmul(benchmark::State& state, GemmShape s, bool backward, int th
   Parameter<float> b(Tensor<float>::normal({s.k, s.n}, 0.0f, 1.0f, rng));
   const Tensor<float> seed = Tensor<float>::normal({s.m, s.n}, 0.0f, 1.0f, rng);
   Tape<float> tape;
-  for (auto _ : state) {
+  auto step = [&] {
     tape.clear();
     Var<float> y = matmul(a.var(tape), b.var(tape));
     if (backward) tape.backward(y, seed.ref());  // dA += dY B^T, dB += A^T dY (beta = 1)
+  };
+  // Two untimed steps: the first grows the arena, the second gets it as one block (clear()
+  // coalesces), so the timed steps reuse memory already paged in, as a training loop does.
+  step();
+  step();
+  for (auto _ : state) {
+    step();
     benchmark::ClobberMemory();
   }
   flops(state, (backward ? 6.0 : 2.0) * s.m * s.n * s.k);
@@ -52,11 +59,16 @@ void seeding(benchmark::State& state, GemmShape s) {
   Parameter<float> p(Tensor<float>::zeros({1}));
   const Tensor<float> seed = Tensor<float>::normal({s.m, s.n}, 0.0f, 1.0f, rng);
   Tape<float> tape;
-  for (auto _ : state) {
+  auto step = [&] {
     tape.clear();
     Var<float> y = tape.make_node("probe", Shape{s.m, s.n}, {p.var(tape)});
     tape.set_backward(y, [] {});
     tape.backward(y, seed.ref());
+  };
+  step();
+  step();
+  for (auto _ : state) {
+    step();
     benchmark::ClobberMemory();
   }
 }
@@ -68,7 +80,7 @@ void cblas(benchmark::State& state, GemmShape s, bool backward, int threads) {
   std::vector<float> b(static_cast<std::size_t>(s.k) * s.n, 0.25f);
   std::vector<float> y(static_cast<std::size_t>(s.m) * s.n), g(y.size(), 0.1f);
   std::vector<float> ga(a.size()), gb(b.size());
-  for (auto _ : state) {
+  auto step = [&] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.m, s.n, s.k, 1.0f, a.data(), s.k,
                 b.data(), s.n, 0.0f, y.data(), s.n);
     if (backward) {
@@ -77,6 +89,10 @@ void cblas(benchmark::State& state, GemmShape s, bool backward, int threads) {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.k, s.n, s.m, 1.0f, a.data(), s.k,
                   g.data(), s.n, 1.0f, gb.data(), s.n);
     }
+  };
+  step();  // as for tapeloop, one untimed call first
+  for (auto _ : state) {
+    step();
     benchmark::ClobberMemory();
   }
   flops(state, (backward ? 6.0 : 2.0) * s.m * s.n * s.k);

@@ -3,6 +3,8 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,61 +20,91 @@ namespace {
 using kernels::Binary;
 using kernels::Unary;
 
+// The benchmark's arrays carved from one page-aligned block, each starting 320 bytes further
+// into a page than the last: every benchmark gets the same layout (separate allocations put
+// arrays at offsets that depend on what was allocated before, and arrays at equal offsets
+// modulo 4 KiB slow loads down by false store-to-load dependencies), which made small kernels
+// differ by 40% from one benchmark to the next.
 template <class T>
-std::vector<T> values(std::int64_t n, double lo, double hi, std::uint64_t seed) {
-  Generator rng(seed);
-  std::vector<T> v(static_cast<std::size_t>(n));
-  for (T& x : v) x = static_cast<T>(rng.uniform(lo, hi));
-  return v;
+struct Arrays {
+  static constexpr std::size_t count = 5;
+  std::size_t stride;  // elements
+  std::unique_ptr<T, void (*)(void*)> block{nullptr, std::free};
+  explicit Arrays(std::int64_t n) {
+    const std::size_t bytes = (static_cast<std::size_t>(n) * sizeof(T) + 4095) / 4096 * 4096;
+    stride = (bytes + 320) / sizeof(T);
+    block.reset(static_cast<T*>(
+        std::aligned_alloc(4096, (stride * count * sizeof(T) + 4095) / 4096 * 4096)));
+    Generator rng(1);
+    for (std::size_t i = 0; i < stride * count; ++i) {
+      block.get()[i] = static_cast<T>(rng.uniform(-3.0, 3.0));
+    }
+  }
+  T* operator[](std::size_t i) const { return block.get() + i * stride; }
+};
+
+enum class Kind { add, mul, exp, tanh, sigmoid, relu, tanh_backward, sum };
+
+Kind kind_of(const std::string& op) {
+  const char* names[] = {"add", "mul", "exp", "tanh", "sigmoid", "relu", "tanh_backward", "sum"};
+  for (int i = 0; i < 8; ++i) {
+    if (op == names[i]) return static_cast<Kind>(i);
+  }
+  return Kind::add;
 }
 
 // Bytes one element moves (read + written), as STREAM counts them.
-double bytes_per_element(const std::string& op) {
-  if (op == "add" || op == "mul") return 3;  // a, b read; y written
-  if (op == "tanh_backward") return 4;       // g, y, gx read; gx written
-  if (op == "sum") return 1;
+double bytes_per_element(Kind k) {
+  if (k == Kind::add || k == Kind::mul) return 3;  // a, b read; y written
+  if (k == Kind::tanh_backward) return 4;          // g, y, gx read; gx written
+  if (k == Kind::sum) return 1;
   return 2;  // unary: x read, y written
 }
 
 template <class T>
 void kernel(benchmark::State& state, std::string op, std::int64_t n, int threads) {
   set_num_threads(threads);
-  const std::vector<T> a = values<T>(n, -3.0, 3.0, 1), b = values<T>(n, 0.5, 2.0, 2);
-  std::vector<T> y(static_cast<std::size_t>(n)), g = values<T>(n, -1.0, 1.0, 3), gx(y);
-  const kernels::Broadcast plan = kernels::plan_broadcast(Shape{n}, Shape{n}, Shape{n});
-  const Unary u = op == "exp"       ? Unary::exp
-                  : op == "tanh"    ? Unary::tanh
-                  : op == "sigmoid" ? Unary::sigmoid
-                                    : Unary::relu;
-  kernels::unary(Unary::tanh, a.data(), y.data(), n);  // y = tanh(a) for the backward rule
+  const Kind k = kind_of(op);
+  const Arrays<T> arrays(n);
+  const T* a = arrays[0];
+  T* b = arrays[1];
+  T* y = arrays[2];
+  T* g = arrays[3];
+  T* gx = arrays[4];
+  for (std::int64_t i = 0; i < n; ++i) b[i] = T(1.25) + b[i] / T(4);  // divisors in [0.5, 2]
+  const Unary u = k == Kind::exp       ? Unary::exp
+                  : k == Kind::tanh    ? Unary::tanh
+                  : k == Kind::sigmoid ? Unary::sigmoid
+                                       : Unary::relu;
+  kernels::unary(Unary::tanh, a, y, n);  // y = tanh(a) for the backward rule
   for (auto _ : state) {
-    if (op == "add" || op == "mul") {
-      kernels::binary(op == "add" ? Binary::add : Binary::mul, plan, a.data(), b.data(), y.data());
-    } else if (op == "tanh_backward") {
-      kernels::unary_backward(Unary::tanh, g.data(), a.data(), y.data(), gx.data(), n);
-    } else if (op == "sum") {
-      benchmark::DoNotOptimize(kernels::sum(a.data(), n));
+    if (k == Kind::add || k == Kind::mul) {
+      kernels::binary(k == Kind::add ? Binary::add : Binary::mul, a, b, y, n);
+    } else if (k == Kind::tanh_backward) {
+      kernels::unary_backward(Unary::tanh, g, a, y, gx, n);
+    } else if (k == Kind::sum) {
+      benchmark::DoNotOptimize(kernels::sum(a, n));
     } else {
-      kernels::unary(u, a.data(), y.data(), n);
+      kernels::unary(u, a, y, n);
     }
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * n *
-                          static_cast<std::int64_t>(bytes_per_element(op) * sizeof(T)));
+                          static_cast<std::int64_t>(bytes_per_element(k) * sizeof(T)));
 }
 
 // The scalar loop a vector kernel replaces (one thread): std::exp, std::tanh, and the stable
 // sigmoid the operators used before.
 template <class T>
 void scalar_std(benchmark::State& state, std::string op, std::int64_t n) {
-  const std::vector<T> a = values<T>(n, -3.0, 3.0, 1);
-  std::vector<T> y(static_cast<std::size_t>(n));
+  const Arrays<T> arrays(n);
+  const T* x = arrays[0];
+  T* out = arrays[2];
+  const Kind k = kind_of(op);
   for (auto _ : state) {
-    const T* x = a.data();
-    T* out = y.data();
-    if (op == "exp") {
+    if (k == Kind::exp) {
       for (std::int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i]);
-    } else if (op == "tanh") {
+    } else if (k == Kind::tanh) {
       for (std::int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
     } else {
       for (std::int64_t i = 0; i < n; ++i) {

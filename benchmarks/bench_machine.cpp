@@ -16,17 +16,18 @@ namespace tapeloop::bench {
 namespace {
 
 // c = a, or a = b + s c, split in `threads` contiguous halves on the kernel arena.
+template <class T>
 void stream(benchmark::State& state, bool triad, std::int64_t n, int threads) {
   set_num_threads(threads);
-  std::vector<float> a(static_cast<std::size_t>(n), 1.0f), b(a), c(a);
-  float* pa = a.data();
-  float* pb = b.data();
-  float* pc = c.data();
+  std::vector<T> a(static_cast<std::size_t>(n), T(1)), b(a), c(a);
+  T* pa = a.data();
+  T* pb = b.data();
+  T* pc = c.data();
   for (auto _ : state) {
     detail::parallel_run(threads, [&](std::int64_t t) {
       const std::int64_t lo = n * t / threads, hi = n * (t + 1) / threads;
       if (triad) {
-        for (std::int64_t i = lo; i < hi; ++i) pa[i] = pb[i] + 3.0f * pc[i];
+        for (std::int64_t i = lo; i < hi; ++i) pa[i] = pb[i] + T(3) * pc[i];
       } else {
         for (std::int64_t i = lo; i < hi; ++i) pc[i] = pa[i];
       }
@@ -34,7 +35,7 @@ void stream(benchmark::State& state, bool triad, std::int64_t n, int threads) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * n * (triad ? 3 : 2) *
-                          static_cast<std::int64_t>(sizeof(float)));
+                          static_cast<std::int64_t>(sizeof(T)));
 }
 
 void sgemm_peak(benchmark::State& state, int n, int threads) {
@@ -78,12 +79,24 @@ void cpu_share(benchmark::State& state) {
 }  // namespace
 
 void register_machine_benchmarks() {
-  for (std::int64_t n : {std::int64_t{1} << 20, std::int64_t{32} << 20}) {
+  // Floats at 1M (the 1M float kernels' working set, cache-resident) and 32M (from memory);
+  // doubles at 1M (the 1M double kernels' working set, twice as large).
+  const std::pair<const char*, std::int64_t> streams[] = {{"float", std::int64_t{1} << 20},
+                                                          {"float", std::int64_t{32} << 20},
+                                                          {"double", std::int64_t{1} << 20}};
+  for (const auto& [dtype, n] : streams) {
     for (int threads : {1, 2}) {
-      register_benchmark(bench_name("machine", "copy", "float", n, threads),
-                         [=](benchmark::State& s) { stream(s, false, n, threads); });
-      register_benchmark(bench_name("machine", "triad", "float", n, threads),
-                         [=](benchmark::State& s) { stream(s, true, n, threads); });
+      const bool dbl = std::string(dtype) == "double";
+      for (bool triad : {false, true}) {
+        register_benchmark(bench_name("machine", triad ? "triad" : "copy", dtype, n, threads),
+                           [=, n = n](benchmark::State& s) {
+                             if (dbl) {
+                               stream<double>(s, triad, n, threads);
+                             } else {
+                               stream<float>(s, triad, n, threads);
+                             }
+                           });
+      }
     }
   }
   for (int threads : {1, 2}) {

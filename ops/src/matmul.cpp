@@ -19,8 +19,12 @@ std::string shapes(const Shape& a, const Shape& b) {
 template <class T>
 Var<T> matmul(const Var<T>& a, const Var<T>& b) {
   Tape<T>& tape = a.tape();
-  const Shape sa = a.shape();  // copies: make_node may move the tape's node storage
-  const Shape sb = b.shape();
+  // Value and shape read once per input (copies: make_node may move the node storage; the
+  // values themselves live in the arena and stay put).
+  const TensorRef<const T> va = a.value();
+  const TensorRef<const T> vb = b.value();
+  const Shape& sa = va.shape;
+  const Shape& sb = vb.shape;
   const int ra = sa.rank();
   const int rb = sb.rank();
   if (!((ra == 2 && rb == 2) || (ra == 3 && rb == 3) || (ra == 3 && rb == 2))) {
@@ -50,8 +54,8 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
   }
 
   Var<T> out = tape.make_node("matmul", out_shape, {a, b});
-  const T* pa = a.value().data;
-  const T* pb = b.value().data;
+  const T* pa = va.data;
+  const T* pb = vb.data;
   T* py = tape.mutable_value(out);
   const std::int64_t products = shared ? 1 : batch;
   const std::int64_t step_b = shared ? 0 : k * n;  // elements between batch entries of b

@@ -88,7 +88,9 @@ template <class T, class Terms>
 T parallel_sum(const Terms& terms, std::int64_t n, std::int64_t work_per_element) {
   if (n <= 0) return T(0);
   const std::int64_t blocks = (n + sum_block - 1) / sum_block;
-  if (blocks == 1 || n * work_per_element < parallel_grain() || num_threads() == 1) {
+  // A term of a plain sum is one load, a third of a streaming kernel's element: the grain is
+  // counted in half units here, so plain sums go parallel from 2 grains of elements.
+  if (blocks == 1 || n * work_per_element < 2 * parallel_grain() || num_threads() == 1) {
     return tree_sum<T>(terms, n, 0, blocks);
   }
   int depth = 0;
@@ -116,7 +118,7 @@ T sum(const T* x, std::int64_t n) {
 
 template <class T>
 T sum_squared_difference(const T* a, const T* b, std::int64_t n) {
-  return parallel_sum<T>(SquaredDifference<T>{a, b}, n, 2);
+  return parallel_sum<T>(SquaredDifference<T>{a, b}, n, 3);
 }
 
 template <class T>

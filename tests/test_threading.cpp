@@ -1,0 +1,86 @@
+// Threading: the thread-count setting, small work inline on the calling thread, parallel
+// chunks covering everything once, and GEMMs split into blocks across threads.
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <tuple>
+
+#include "kernels/parallel.hpp"
+#include "support/check.hpp"
+#include "tapeloop/threading.hpp"
+
+using namespace tapeloop;
+
+BOOST_AUTO_TEST_SUITE(test_threading)
+
+BOOST_AUTO_TEST_CASE(small_work_runs_inline_on_the_calling_thread) {
+  const int before = num_threads();
+  set_num_threads(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  bool inline_only = true;
+  // A 32-element transcendental op, and the largest streaming op below the grain.
+  kernels::parallel_elements(32, kernels::cost::transcendental, [&](std::int64_t, std::int64_t) {
+    inline_only = inline_only && std::this_thread::get_id() == caller;
+  });
+  kernels::parallel_elements(kernels::parallel_grain() - kernels::chunk_align,
+                             kernels::cost::streaming, [&](std::int64_t b, std::int64_t e) {
+                               inline_only = inline_only && b == 0 && e > 0 &&
+                                             std::this_thread::get_id() == caller;
+                             });
+  BOOST_TEST(inline_only);
+  // Work above the grain is cut into one chunk per thread covering every element once.
+  std::vector<int> seen(1 << 20, 0);
+  kernels::parallel_elements(std::int64_t{1} << 20, 1, [&](std::int64_t b, std::int64_t e) {
+    BOOST_TEST(b % kernels::chunk_align == 0);
+    for (std::int64_t i = b; i < e; ++i) ++seen[static_cast<std::size_t>(i)];
+  });
+  BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == static_cast<long>(seen.size()));
+  set_num_threads(before);
+}
+
+BOOST_AUTO_TEST_CASE(large_matmul_in_blocks_matches_one_thread) {
+  // Products above the split threshold run as single-threaded BLAS calls on blocks of C, one
+  // per thread (split along n, and along m for tall C): forward and both backward products.
+  const int before = num_threads();
+  Generator rng(3);
+  for (const auto& [m, k, n] : {std::tuple{64, 300, 700}, std::tuple{700, 300, 64}}) {
+    const Tensor<float> a = Tensor<float>::normal({m, k}, 0.0f, 1.0f, rng);
+    const Tensor<float> b = Tensor<float>::normal({k, n}, 0.0f, 1.0f, rng);
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      Tape<float> tape;
+      Var<float> va = tape.input(a.ref(), true), vb = tape.input(b.ref(), true);
+      Var<float> y = matmul(va, vb);
+      tape.backward(y, Tensor<float>::ones(y.shape()).ref());
+      std::vector<float> out(y.value().begin(), y.value().end());
+      out.insert(out.end(), va.grad().begin(), va.grad().end());
+      out.insert(out.end(), vb.grad().begin(), vb.grad().end());
+      return out;
+    };
+    const std::vector<float> one = run(1), two = run(2);
+    // Run to run the blocks are the same, so the bits are; across thread counts the block
+    // widths change and with them OpenBLAS's summation order: agreement to rounding only.
+    BOOST_TEST((run(2) == two));
+    float worst = 0;
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      worst = std::max(worst, std::fabs(one[i] - two[i]) / (1.0f + std::fabs(one[i])));
+    }
+    BOOST_TEST(worst <= 1e-4f);
+  }
+  set_num_threads(before);
+}
+
+BOOST_AUTO_TEST_CASE(thread_count_setting) {
+  const int before = num_threads();
+  BOOST_TEST(before >= 1);
+  TAPELOOP_CHECK_THROW_MESSAGE(set_num_threads(0), ValueError, "set_num_threads: 0 is not >= 1");
+  set_num_threads(1);
+  BOOST_TEST(num_threads() == 1);
+  std::vector<std::int64_t> chunks;
+  detail::parallel_run(5, [&](std::int64_t c) { chunks.push_back(c); });  // inline, in order
+  BOOST_TEST(chunks == (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
+  set_num_threads(before);
+  BOOST_TEST(num_threads() == before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
