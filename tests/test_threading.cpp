@@ -2,6 +2,9 @@
 // chunks covering everything once, and GEMMs split into blocks across threads.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 #include <thread>
 #include <tuple>
 
@@ -81,6 +84,29 @@ BOOST_AUTO_TEST_CASE(thread_count_setting) {
   BOOST_TEST(chunks == (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
   set_num_threads(before);
   BOOST_TEST(num_threads() == before);
+}
+
+// Run by the next test in a child process, where the first use of the policy reads the
+// environment; on its own (no TAPELOOP_EXPECT_THREADS) it checks nothing.
+BOOST_AUTO_TEST_CASE(environment_sets_the_default) {
+  const char* expect = std::getenv("TAPELOOP_EXPECT_THREADS");
+  if (expect != nullptr) BOOST_TEST(num_threads() == std::atoi(expect));
+  BOOST_TEST(num_threads() >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(environment_variable_is_read_at_first_use) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  auto child = [&](const char* value, int expect) {
+    const std::string command = "TAPELOOP_NUM_THREADS=" + std::string(value) +
+                                " TAPELOOP_EXPECT_THREADS=" + std::to_string(expect) + " " + self +
+                                " --run_test=test_threading/environment_sets_the_default" +
+                                " > /dev/null 2>&1";
+    return std::system(command.c_str());
+  };
+  BOOST_TEST(child("3", 3) == 0);
+  BOOST_TEST(child("1", 1) == 0);
+  // A value that is not a positive integer is ignored (with a warning): the core count.
+  BOOST_TEST(child("lots", static_cast<int>(std::thread::hardware_concurrency())) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
