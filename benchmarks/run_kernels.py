@@ -106,10 +106,11 @@ def report(tl, pt, others, args):
           "outputs, so its small sizes measure mostly its per-call dispatch.", ""]
     L += ["## Machine", ""] + [f"- {line}" for line in machine()]
     share = med(tl, "machine/cpu_share")
-    L += [f"- Other processes used on average "
-          f"{', '.join(f'{o:.2f}' for o in others)} cores during the runs (tapeloop, PyTorch "
-          f"alternating); two spinning threads got {share:.0%} of their wall time as CPU "
-          "(1 = both cores ours). The machine is shared, so 2-thread numbers are noisier.", ""]
+    L += [f"- The machine is shared: rounds during which other processes used more than "
+          f"{args.max_others} core were run again ({args.attempts} attempts for {args.rounds} "
+          f"rounds). In the kept rounds others used {', '.join(f'{o:.2f}' for o in others)} "
+          f"cores (tapeloop, PyTorch alternating); two spinning threads got {share:.0%} of "
+          "their wall time as CPU (1 = both cores ours).", ""]
     L += ["## Machine limits", "", "| | 1 thread | 2 threads |", "| --- | --- | --- |"]
     for kind, words in (("copy", 2), ("triad", 3)):
         for dtype, n, where in (("float", 1048576, "1M floats per array (the 1M float kernels' size)"),
@@ -239,19 +240,31 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-time", type=float, default=0.05)
+    parser.add_argument("--max-others", type=float, default=0.1,
+                        help="CPU cores other processes may use during a kept round")
     args = parser.parse_args()
     tl, pt, others = [], [], []
+    attempts = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            out = os.path.join(tmp, f"tapeloop{r}.json")
-            others.append(run_measured([args.bench, f"--benchmark_min_time={args.min_time}",
-                                        "--benchmark_format=json", f"--benchmark_out={out}"]))
-            tl.append(load(out))
-            out = os.path.join(tmp, f"torch{r}.json")
-            others.append(run_measured(["/usr/bin/python3", os.path.join(HERE, "pytorch_kernels.py"),
-                                        "--out", out, "--min-time", str(args.min_time)]))
-            pt.append(load(out))
-            print(f"round {r + 1}/{args.rounds}: others used {others[-2]:.2f} and {others[-1]:.2f} cores")
+        # A round whose runs shared the machine with other work (> 0.1 core on average) is
+        # run again, up to 3x the rounds in all; the report says how many were set aside.
+        while len(tl) < args.rounds and attempts < 3 * args.rounds:
+            attempts += 1
+            out_t = os.path.join(tmp, f"tapeloop{attempts}.json")
+            busy_t = run_measured([args.bench, f"--benchmark_min_time={args.min_time}",
+                                   "--benchmark_format=json", f"--benchmark_out={out_t}"])
+            out_p = os.path.join(tmp, f"torch{attempts}.json")
+            busy_p = run_measured(["/usr/bin/python3", os.path.join(HERE, "pytorch_kernels.py"),
+                                   "--out", out_p, "--min-time", str(args.min_time)])
+            quiet = max(busy_t, busy_p) <= args.max_others
+            remaining = 3 * args.rounds - attempts
+            if quiet or remaining < args.rounds - len(tl):  # keep it if it must fill the quota
+                tl.append(load(out_t))
+                pt.append(load(out_p))
+                others += [busy_t, busy_p]
+            print(f"attempt {attempts}: others used {busy_t:.2f} and {busy_p:.2f} cores"
+                  f"{'' if quiet else ' (busy)'}; {len(tl)}/{args.rounds} rounds kept")
+    args.attempts = attempts
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     report(tl, pt, others, args)
     print(f"wrote {args.out}")
