@@ -25,7 +25,7 @@ BOOST_AUTO_TEST_CASE(small_work_runs_inline_on_the_calling_thread) {
   const std::thread::id caller = std::this_thread::get_id();
   bool inline_only = true;
   // A 32-element transcendental op, and the largest streaming op below the grain.
-  kernels::parallel_elements(32, kernels::cost::transcendental, [&](std::int64_t, std::int64_t) {
+  kernels::parallel_elements(32, kernels::cost::tanh, [&](std::int64_t, std::int64_t) {
     inline_only = inline_only && std::this_thread::get_id() == caller;
   });
   kernels::parallel_elements(kernels::parallel_grain() - kernels::chunk_align,
