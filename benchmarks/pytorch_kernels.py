@@ -9,6 +9,7 @@ call still pays PyTorch's per-call dispatch from Python, which dominates at 32 e
 """
 
 import argparse
+import ctypes
 import json
 import time
 
@@ -100,8 +101,16 @@ def main():
     def record(name, seconds):
         results.append({"name": name, "real_time": seconds * 1e9, "time_unit": "ns"})
 
+    # PyTorch's GEMMs go to the system BLAS (Debian: OpenBLAS), whose own threads
+    # torch.set_num_threads does not limit: set them too, or "1 thread" GEMMs use both cores.
+    try:
+        blas = ctypes.CDLL("libblas.so.3").openblas_set_num_threads
+    except (OSError, AttributeError):
+        blas = None
     for threads in (1, 2):
         torch.set_num_threads(threads)
+        if blas is not None:
+            blas(threads)
         for op in ("add", "mul", "exp", "tanh", "sigmoid", "relu", "tanh_backward", "sum"):
             for n in SIZES:
                 for dname, dtype in DTYPES.items():
@@ -116,7 +125,8 @@ def main():
     for op, binary in (("mul", True), ("tanh", False)):
         record(f"overhead/{op}/float/1/threads:1",
                time_per_call(chain_fn(binary), args.min_time))  # per chain of CHAIN ops
-    meta = {"torch": torch.__version__, "parallel": torch.__config__.parallel_info().split("\n")[:4]}
+    meta = {"torch": torch.__version__, "blas_threads_set": blas is not None,
+            "parallel": torch.__config__.parallel_info().split("\n")[:4]}
     with open(args.out, "w") as f:
         json.dump({"context": meta, "benchmarks": results}, f, indent=1)
 

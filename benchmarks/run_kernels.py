@@ -106,10 +106,11 @@ def report(tl, pt, others, args):
           "outputs, so its small sizes measure mostly its per-call dispatch.", ""]
     L += ["## Machine", ""] + [f"- {line}" for line in machine()]
     share = med(tl, "machine/cpu_share")
-    L += [f"- Other processes used on average "
-          f"{', '.join(f'{o:.2f}' for o in others)} cores during the runs (tapeloop, PyTorch "
-          f"alternating); two spinning threads got {share:.0%} of their wall time as CPU "
-          "(1 = both cores ours). The machine is shared, so 2-thread numbers are noisier.", ""]
+    L += [f"- The machine is shared: rounds during which other processes used more than "
+          f"{args.max_others} core were run again ({args.attempts} attempts for {args.rounds} "
+          f"rounds). In the kept rounds others used {', '.join(f'{o:.2f}' for o in others)} "
+          f"cores (tapeloop, PyTorch alternating); two spinning threads got {share:.0%} of "
+          "their wall time as CPU (1 = both cores ours).", ""]
     L += ["## Machine limits", "", "| | 1 thread | 2 threads |", "| --- | --- | --- |"]
     for kind, words in (("copy", 2), ("triad", 3)):
         for dtype, n, where in (("float", 1048576, "1M floats per array (the 1M float kernels' size)"),
@@ -152,7 +153,8 @@ def report(tl, pt, others, args):
           "C[m,n] = A[m,k] B[k,n]: x.W is the input projection of all steps (m = B*T), h.U one "
           "step's recurrent product (m = B). `fwd` is the product, `fwdbwd` adds dA += dY B^T and "
           "dB += A^T dY. tapeloop = `matmul` recorded on a tape, then `backward(y, seed)`; cblas = "
-          "the same sgemm calls made directly, OpenBLAS running its own threads. `backward` also "
+          "the same sgemm calls made directly, OpenBLAS running its own threads; PyTorch = "
+          "`torch.mm(out=)`, its BLAS (Debian's OpenBLAS) set to the same thread count. `backward` also "
           "zero-fills y's gradient and adds the seed into it, which the direct calls do not do: "
           "the last column takes that measured cost (`gemm/seed`) out.", "",
           "| shape | m,n,k | pass | threads | tapeloop GFLOP/s | cblas GFLOP/s | tapeloop / cblas "
@@ -202,8 +204,10 @@ def report(tl, pt, others, args):
     worst_g = min(gemm_ratios, key=lambda r: r[3])
     big = [r for r in gemm_ratios if not r[0].startswith("S")]
     worst_big = min(big, key=lambda r: r[3])
+    gap = t("gemm/tapeloop/fwd/S_hU/0/threads:1") - t("gemm/cblas/fwd/S_hU/0/threads:1")
     L.append(f"| GEMM at LSTM shapes >= 95% of direct cblas_sgemm (the products; seeding "
-             f"excluded) | worst {worst_g[3]:.1%} "
+             f"excluded; S_hU: tapeloop takes {gap:.0f} ns more per product, the bookkeeping "
+             f"of recording matmul and its two parameter leaves) | worst {worst_g[3]:.1%} "
              f"({worst_g[0]} {worst_g[1]}, {worst_g[2]} thr); M and L worst {worst_big[3]:.1%} "
              f"({worst_big[0]} {worst_big[1]}, {worst_big[2]} thr) | "
              f"{'yes' if worst_g[3] >= 0.95 else ('M, L yes; S no' if worst_big[3] >= 0.95 else 'no')} |")
@@ -215,7 +219,8 @@ def report(tl, pt, others, args):
     below = ", ".join(f"{k} {v:.2f}x" for k, v in sorted(sp.items(), key=lambda kv: kv[1]) if v < 1.7)
     L.append(f"| 1M-element ops, 2 threads >= 1.7x 1 thread | median {statistics.median(sp.values()):.2f}x, "
              f"below 1.7x: {below or 'none'} (STREAM triad at the same size scales "
-             f"{stream_sp['float']:.2f}x float, {stream_sp['double']:.2f}x double) | "
+             f"{stream_sp['float']:.2f}x float, {stream_sp['double']:.2f}x double; a 2048^3 "
+             f"sgemm {sg[0] and sg[1] / sg[0]:.2f}x) | "
              f"{'yes' if sp[lo] >= 1.7 else 'no'} |")
     one = sum(t(f"kernel/{op}/{d}/32/threads:1") for op in OPS for d in ("float", "double"))
     two = sum(t(f"kernel/{op}/{d}/32/threads:2") for op in OPS for d in ("float", "double"))
@@ -239,19 +244,31 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-time", type=float, default=0.05)
+    parser.add_argument("--max-others", type=float, default=0.1,
+                        help="CPU cores other processes may use during a kept round")
     args = parser.parse_args()
     tl, pt, others = [], [], []
+    attempts = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            out = os.path.join(tmp, f"tapeloop{r}.json")
-            others.append(run_measured([args.bench, f"--benchmark_min_time={args.min_time}",
-                                        "--benchmark_format=json", f"--benchmark_out={out}"]))
-            tl.append(load(out))
-            out = os.path.join(tmp, f"torch{r}.json")
-            others.append(run_measured(["/usr/bin/python3", os.path.join(HERE, "pytorch_kernels.py"),
-                                        "--out", out, "--min-time", str(args.min_time)]))
-            pt.append(load(out))
-            print(f"round {r + 1}/{args.rounds}: others used {others[-2]:.2f} and {others[-1]:.2f} cores")
+        # A round whose runs shared the machine with other work (> 0.1 core on average) is
+        # run again, up to 3x the rounds in all; the report says how many were set aside.
+        while len(tl) < args.rounds and attempts < 3 * args.rounds:
+            attempts += 1
+            out_t = os.path.join(tmp, f"tapeloop{attempts}.json")
+            busy_t = run_measured([args.bench, f"--benchmark_min_time={args.min_time}",
+                                   "--benchmark_format=json", f"--benchmark_out={out_t}"])
+            out_p = os.path.join(tmp, f"torch{attempts}.json")
+            busy_p = run_measured(["/usr/bin/python3", os.path.join(HERE, "pytorch_kernels.py"),
+                                   "--out", out_p, "--min-time", str(args.min_time)])
+            quiet = max(busy_t, busy_p) <= args.max_others
+            remaining = 3 * args.rounds - attempts
+            if quiet or remaining < args.rounds - len(tl):  # keep it if it must fill the quota
+                tl.append(load(out_t))
+                pt.append(load(out_p))
+                others += [busy_t, busy_p]
+            print(f"attempt {attempts}: others used {busy_t:.2f} and {busy_p:.2f} cores"
+                  f"{'' if quiet else ' (busy)'}; {len(tl)}/{args.rounds} rounds kept")
+    args.attempts = attempts
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     report(tl, pt, others, args)
     print(f"wrote {args.out}")

@@ -16,8 +16,13 @@
 #include <thread>
 #include <vector>
 
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
+#include <oneapi/tbb/task_arena.h>
+
 #include "kernels/elementwise.hpp"
 #include "kernels/parallel.hpp"
+#include "tapeloop/random.hpp"
 #include "tapeloop/tensor.hpp"
 #include "tapeloop/threading.hpp"
 
@@ -206,8 +211,11 @@ void step_section(int rounds) {
   std::vector<float> a(static_cast<size_t>(g.m) * g.k, 0.5f),
       b(static_cast<size_t>(g.k) * g.n, 0.25f), c(static_cast<size_t>(g.m) * g.n);
   const std::int64_t n = 4 * 32768;  // gate work large enough to go parallel
-  std::vector<float> z(static_cast<size_t>(n), 0.5f);
-  auto gates = [&] { tapeloop::kernels::unary(Unary::tanh, z.data(), z.data(), n); };
+  std::vector<float> z(static_cast<size_t>(n));
+  tapeloop::Generator rng(7);
+  for (float& v : z) v = static_cast<float>(rng.uniform(-3.0, 3.0));
+  std::vector<float> h(z.size());
+  auto gates = [&] { tapeloop::kernels::unary(Unary::tanh, z.data(), h.data(), n); };
   const Row r = quiet_rounds(rounds, [&] {
     Row row;
     openblas_set_num_threads(2);
@@ -270,7 +278,12 @@ void grain_section(int rounds) {
       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   const std::int64_t saved = tapeloop::kernels::parallel_grain();
   for (std::int64_t n : {1024, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 1048576}) {
-    std::vector<float> a(static_cast<size_t>(n), 0.5f), b(a), y(a);
+    // Inputs spread over [-3, 3]: tanh's cost depends on the range (xsimd takes a cheaper
+    // path when every lane of a batch is small), and real activations are spread.
+    std::vector<float> a(static_cast<size_t>(n)), b(a), y(a);
+    tapeloop::Generator rng(7);
+    for (float& v : a) v = static_cast<float>(rng.uniform(-3.0, 3.0));
+    for (float& v : b) v = static_cast<float>(rng.uniform(-3.0, 3.0));
     const auto plan = tapeloop::kernels::plan_broadcast(tapeloop::Shape{n}, tapeloop::Shape{n},
                                                         tapeloop::Shape{n});
     auto add = [&] { tapeloop::kernels::binary(Binary::add, plan, a.data(), b.data(), y.data()); };
@@ -293,12 +306,68 @@ void grain_section(int rounds) {
   tapeloop::kernels::parallel_grain() = saved;
 }
 
+void chunks_section(int rounds) {
+  // Two threads on a 1M-float tanh: two halves handed out statically vs eight chunks taken by
+  // whichever thread is free, 400 alternating calls per round (medians and 90th percentiles).
+  const std::int64_t n = 1 << 20;
+  std::vector<float> x(static_cast<size_t>(n)), y(x.size());
+  tapeloop::Generator rng(3);
+  for (float& v : x) v = static_cast<float>(rng.uniform(-3.0, 3.0));
+  oneapi::tbb::task_arena arena(2);
+  const std::int64_t saved = tapeloop::kernels::parallel_grain();
+  tapeloop::kernels::parallel_grain() = std::int64_t{1} << 60;  // each chunk runs inline
+  auto run = [&](std::int64_t c, std::int64_t chunks) {
+    const std::int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+    tapeloop::kernels::unary(Unary::tanh, x.data() + b, y.data() + b, e - b);
+  };
+  auto split = [&](std::int64_t chunks, bool dynamic) {
+    arena.execute([&] {
+      auto body = [&](const oneapi::tbb::blocked_range<std::int64_t>& r) {
+        for (std::int64_t c = r.begin(); c < r.end(); ++c) run(c, chunks);
+      };
+      const oneapi::tbb::blocked_range<std::int64_t> range(0, chunks, 1);
+      if (dynamic) {
+        oneapi::tbb::parallel_for(range, body, oneapi::tbb::simple_partitioner());
+      } else {
+        oneapi::tbb::parallel_for(range, body, oneapi::tbb::static_partitioner());
+      }
+    });
+  };
+  auto once = [](const std::function<void()>& f) {
+    const auto t0 = Clock::now();
+    f();
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  const Row r = quiet_rounds(rounds, [&] {
+    std::vector<double> t1, t2, t8;
+    for (int i = 0; i < 400; ++i) {
+      t1.push_back(once([&] { run(0, 1); }));
+      t2.push_back(once([&] { split(2, false); }));
+      t8.push_back(once([&] { split(8, true); }));
+    }
+    auto p90 = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() * 9 / 10];
+    };
+    return Row{median(t1), median(t2), median(t8), p90(t1), p90(t2), p90(t8)};
+  });
+  std::printf(
+      "\n| tanh on 1M floats, us | median | 90th percentile | speedup (medians) |\n"
+      "| --- | --- | --- | --- |\n"
+      "| 1 thread | %.0f | %.0f | |\n| 2 threads, 2 static halves | %.0f | %.0f | %.2fx |\n"
+      "| 2 threads, 8 dynamic chunks | %.0f | %.0f | %.2fx |\n",
+      r[0] * 1e6, r[3] * 1e6, r[1] * 1e6, r[4] * 1e6, r[0] / r[1], r[2] * 1e6, r[5] * 1e6,
+      r[0] / r[2]);
+  tapeloop::kernels::parallel_grain() = saved;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // threading_probe [rounds] [sections]: sections is any of gemm,step,arena,grain (default all).
+  // threading_probe [rounds] [sections]: sections is any of gemm,step,arena,grain,chunks
+  // (default all).
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 7;
-  const std::string sections = argc > 2 ? argv[2] : "gemm,step,arena,grain";
+  const std::string sections = argc > 2 ? argv[2] : "gemm,step,arena,grain,chunks";
   auto want = [&](const char* name) { return sections.find(name) != std::string::npos; };
   tapeloop::set_num_threads(2);
   std::printf("(medians of %d rounds during which other processes used < 0.05 core)\n\n", rounds);
@@ -306,5 +375,6 @@ int main(int argc, char** argv) {
   if (want("step")) step_section(rounds);
   if (want("arena")) arena_section(rounds);
   if (want("grain")) grain_section(rounds);
+  if (want("chunks")) chunks_section(rounds);
   return 0;
 }

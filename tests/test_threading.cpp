@@ -1,7 +1,13 @@
-// Threading: the thread-count setting, small work inline on the calling thread, parallel
-// chunks covering everything once, and GEMMs split into blocks across threads.
+// Threading: the thread-count setting and TAPELOOP_NUM_THREADS, small work inline on the calling
+// thread, parallel chunks covering everything once, and GEMMs split into blocks across threads.
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 #include <thread>
 #include <tuple>
 
@@ -19,7 +25,7 @@ BOOST_AUTO_TEST_CASE(small_work_runs_inline_on_the_calling_thread) {
   const std::thread::id caller = std::this_thread::get_id();
   bool inline_only = true;
   // A 32-element transcendental op, and the largest streaming op below the grain.
-  kernels::parallel_elements(32, kernels::cost::transcendental, [&](std::int64_t, std::int64_t) {
+  kernels::parallel_elements(32, kernels::cost::tanh, [&](std::int64_t, std::int64_t) {
     inline_only = inline_only && std::this_thread::get_id() == caller;
   });
   kernels::parallel_elements(kernels::parallel_grain() - kernels::chunk_align,
@@ -28,12 +34,15 @@ BOOST_AUTO_TEST_CASE(small_work_runs_inline_on_the_calling_thread) {
                                              std::this_thread::get_id() == caller;
                              });
   BOOST_TEST(inline_only);
-  // Work above the grain is cut into one chunk per thread covering every element once.
+  // Work above the grain is cut into chunks on cache-line edges covering every element once.
+  // (No Boost assertion inside: chunks run on other threads.)
   std::vector<int> seen(1 << 20, 0);
+  std::atomic<bool> aligned{true};
   kernels::parallel_elements(std::int64_t{1} << 20, 1, [&](std::int64_t b, std::int64_t e) {
-    BOOST_TEST(b % kernels::chunk_align == 0);
+    if (b % kernels::chunk_align != 0) aligned = false;
     for (std::int64_t i = b; i < e; ++i) ++seen[static_cast<std::size_t>(i)];
   });
+  BOOST_TEST(aligned.load());
   BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == static_cast<long>(seen.size()));
   set_num_threads(before);
 }
@@ -81,6 +90,35 @@ BOOST_AUTO_TEST_CASE(thread_count_setting) {
   BOOST_TEST(chunks == (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
   set_num_threads(before);
   BOOST_TEST(num_threads() == before);
+}
+
+// Run by the next test in a child process, where the first use of the policy reads the
+// environment; on its own (no TAPELOOP_EXPECT_THREADS) it checks nothing.
+BOOST_AUTO_TEST_CASE(environment_sets_the_default) {
+  const char* expect = std::getenv("TAPELOOP_EXPECT_THREADS");
+  // 0 stands for the default: the CPUs this process may run on, as TBB counts them.
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int allowed = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+  if (expect != nullptr) {
+    BOOST_TEST(num_threads() == (std::atoi(expect) == 0 ? allowed : std::atoi(expect)));
+  }
+  BOOST_TEST(num_threads() >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(environment_variable_is_read_at_first_use) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  auto child = [&](const char* value, int expect) {
+    const std::string command = "TAPELOOP_NUM_THREADS=" + std::string(value) +
+                                " TAPELOOP_EXPECT_THREADS=" + std::to_string(expect) + " " + self +
+                                " --run_test=test_threading/environment_sets_the_default" +
+                                " > /dev/null 2>&1";
+    return std::system(command.c_str());
+  };
+  BOOST_TEST(child("3", 3) == 0);
+  BOOST_TEST(child("1", 1) == 0);
+  // A value that is not a positive integer is ignored (with a warning): the core count.
+  BOOST_TEST(child("lots", 0) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -103,15 +103,18 @@ void parallel_run_erased(std::int64_t chunks, void (*call)(void*, std::int64_t),
     return;
   }
   oneapi::tbb::task_arena* arena = policy().arena.load(std::memory_order_acquire);
-  // static_partitioner: the chunks are already sized by the kernel, so hand them out evenly
-  // without TBB splitting them further (fewer tasks, no stealing traffic).
+  const oneapi::tbb::blocked_range<std::int64_t> range(0, chunks, 1);
+  auto body = [&](const oneapi::tbb::blocked_range<std::int64_t>& r) {
+    for (std::int64_t c = r.begin(); c < r.end(); ++c) call(context, c);
+  };
   arena->execute([&] {
-    oneapi::tbb::parallel_for(
-        oneapi::tbb::blocked_range<std::int64_t>(0, chunks, 1),
-        [&](const oneapi::tbb::blocked_range<std::int64_t>& r) {
-          for (std::int64_t c = r.begin(); c < r.end(); ++c) call(context, c);
-        },
-        oneapi::tbb::static_partitioner());
+    if (chunks <= arena->max_concurrency()) {
+      // One chunk per thread: hand them out as they are, no stealing traffic.
+      oneapi::tbb::parallel_for(range, body, oneapi::tbb::static_partitioner());
+    } else {
+      // More chunks than threads: each is a task, taken by whichever thread is free.
+      oneapi::tbb::parallel_for(range, body, oneapi::tbb::simple_partitioner());
+    }
   });
 }
 

@@ -95,7 +95,7 @@ Var<T> unary_scalar(const char* op, const Var<T>& x, Forward forward, Grad grad)
   Var<T> out = tape.make_node(op, shape, {x});
   T* py = tape.mutable_value(out);
   const std::int64_t n = shape.numel();
-  constexpr std::int64_t cost = 4 * kernels::cost::transcendental;  // a libm call per element
+  constexpr std::int64_t cost = kernels::cost::libm;
   kernels::parallel_elements(n, cost, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) py[i] = forward(px[i]);
   });

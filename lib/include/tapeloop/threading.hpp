@@ -18,7 +18,7 @@ void set_num_threads(int n);
 
 /// The number of threads tapeloop uses. Before any set_num_threads(), the first use reads the
 /// environment variable TAPELOOP_NUM_THREADS, and falls back to the cores this process may run
-/// on (TBB's default concurrency, which honours the affinity mask and cgroup limits).
+/// on (TBB's default concurrency, which honours the affinity mask).
 int num_threads();
 
 namespace detail {

@@ -18,7 +18,7 @@ using detail::Product;
 using detail::serial_sum;
 
 // Per element the row kernels run an exp and a few streaming passes.
-constexpr std::int64_t row_cost = cost::transcendental + 2;
+constexpr std::int64_t row_cost = cost::exp + 2;
 
 // The row maximum, NaN if the row holds one (a lane takes v when v is larger or NaN).
 template <class T>

@@ -65,7 +65,7 @@ template <class T>
 struct Exp {
   using V = Vec<T>;
   static constexpr bool reads_x = false, reads_y = true;
-  static constexpr std::int64_t cost = cost::transcendental;
+  static constexpr std::int64_t cost = cost::exp;
   V fwd(const V& x) const { return vexp(x); }
   V bwd(const V& g, const V&, const V& y) const { return g * y; }
 };
@@ -74,7 +74,7 @@ template <class T>
 struct Log {
   using V = Vec<T>;
   static constexpr bool reads_x = true, reads_y = false;
-  static constexpr std::int64_t cost = cost::transcendental;
+  static constexpr std::int64_t cost = cost::log;
   V fwd(const V& x) const { return vlog(x); }
   V bwd(const V& g, const V& x, const V&) const { return g / x; }
 };
@@ -105,7 +105,7 @@ template <class T>
 struct Tanh {
   using V = Vec<T>;
   static constexpr bool reads_x = false, reads_y = true;
-  static constexpr std::int64_t cost = cost::transcendental;
+  static constexpr std::int64_t cost = cost::tanh;
   V fwd(const V& x) const { return vtanh(x); }
   V bwd(const V& g, const V&, const V& y) const { return g * (V(T(1)) - y * y); }
 };
@@ -114,7 +114,7 @@ template <class T>
 struct Sigmoid {
   using V = Vec<T>;
   static constexpr bool reads_x = false, reads_y = true;
-  static constexpr std::int64_t cost = cost::transcendental;
+  static constexpr std::int64_t cost = cost::sigmoid;
   V fwd(const V& x) const { return vsigmoid(x); }
   V bwd(const V& g, const V&, const V& y) const { return g * y * (V(T(1)) - y); }
 };
