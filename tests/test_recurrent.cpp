@@ -15,14 +15,47 @@ double sig(double v) {
   return 1.0 / (1.0 + std::exp(-v));
 }
 
-// {B, H} pairs: single elements, one row, one unit, and general sizes.
-const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {{1, 1}, {1, 3}, {4, 1}, {3, 4}};
+// {B, H} pairs: single elements, one row, one unit, rows shorter than a SIMD batch, a batch
+// plus a tail, and a row longer than one parallel block (64).
+const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {{1, 1}, {1, 3},  {4, 1},
+                                                                  {3, 4}, {2, 19}, {1, 70}};
 
 // Both halves of the LSTM output, so a check sees the gradients of h and of c.
 const auto lstm_both = [](auto&, const auto& v) {
   const auto s = lstm_cell_fused(v[0], v[1]);
   return concat({s.h, s.c}, 0);
 };
+
+// The cells' formulas written out element by element in double, forward and backward: the
+// reference for sizes too large to gradcheck. Returns h, c and the gradients of gates and c_prev
+// for the loss sum(wh * h) + sum(wc * c).
+struct LstmReference {
+  std::vector<double> h, c, dgates, dc_prev;
+};
+LstmReference lstm_reference(const Tensor<double>& gates, const Tensor<double>& c0,
+                             const Tensor<double>& wh, const Tensor<double>& wc) {
+  const std::int64_t B = c0.shape()[0], H = c0.shape()[1];
+  LstmReference r{std::vector<double>(B * H), std::vector<double>(B * H),
+                  std::vector<double>(B * 4 * H), std::vector<double>(B * H)};
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t j = 0; j < H; ++j) {
+      const double* g = gates.data() + b * 4 * H;
+      const std::int64_t k = b * H + j;
+      const double i = sig(g[j]), f = sig(g[H + j]), gg = std::tanh(g[2 * H + j]),
+                   o = sig(g[3 * H + j]);
+      const double c = f * c0[k] + i * gg, tc = std::tanh(c);
+      r.c[k] = c;
+      r.h[k] = o * tc;
+      const double dc = wc[k] + wh[k] * o * (1 - tc * tc);
+      double* dg = r.dgates.data() + b * 4 * H;
+      dg[j] = dc * gg * i * (1 - i);
+      dg[H + j] = dc * c0[k] * f * (1 - f);
+      dg[2 * H + j] = dc * i * (1 - gg * gg);
+      dg[3 * H + j] = wh[k] * tc * o * (1 - o);
+      r.dc_prev[k] = dc * f;
+    }
+  return r;
+}
 
 }  // namespace
 
@@ -78,6 +111,82 @@ BOOST_AUTO_TEST_CASE(lstm_gradcheck_two_steps_through_the_state_views) {
         return concat({s2.h, s2.c}, 1);
       },
       in);
+}
+
+BOOST_AUTO_TEST_CASE(lstm_large_matches_the_formula_on_any_thread_count) {
+  // Large enough that the kernels split the work over threads (rows cut into 64-element
+  // blocks, H = 131 leaves a 3-element tail): values and gradients against the formulas, and
+  // bit-identical whatever the number of threads.
+  const std::int64_t B = 48, H = 131;
+  const Tensor<double> gates = random_tensor({B, 4 * H}, 100, -3, 3),
+                       c0 = random_tensor({B, H}, 101);
+  const Tensor<double> wh = random_tensor({B, H}, 102), wc = random_tensor({B, H}, 103);
+  const LstmReference ref = lstm_reference(gates, c0, wh, wc);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Tape<double> tape;
+    const Var<double> g = tape.input(gates.ref(), true), c = tape.input(c0.ref(), true);
+    const LstmState<double> s = lstm_cell_fused(g, c);
+    tape.backward(sum(s.h * tape.input(wh.ref())) + sum(s.c * tape.input(wc.ref())));
+    std::vector<double> out;
+    for (const Var<double>& v : {s.h, s.c})
+      out.insert(out.end(), v.value().data, v.value().data + v.value().numel());
+    for (const Var<double>& v : {g, c})
+      out.insert(out.end(), v.grad().data, v.grad().data + v.grad().numel());
+    return out;
+  };
+  const int before = num_threads();
+  const std::vector<double> one = run(1), two = run(2);
+  set_num_threads(before);
+  BOOST_TEST(one == two);  // bit for bit
+  std::vector<double> want = ref.h;
+  for (const auto* part : {&ref.c, &ref.dgates, &ref.dc_prev})
+    want.insert(want.end(), part->begin(), part->end());
+  BOOST_REQUIRE(one.size() == want.size());
+  double worst = 0;
+  for (std::size_t k = 0; k < want.size(); ++k)
+    worst = std::max(worst, std::abs(one[k] - want[k]) / (std::abs(want[k]) + 1e-3));
+  // Error budget: vsigmoid and vtanh are within 2 ulp (docs/kernels.md), and 1 - f, 1 - tanh^2
+  // cancel: at |x| = 3 a 2-ulp error in f ~ 0.95 is ~20 x 2 ulp = 1e-14 relative in 1 - f, and
+  // a gate gradient multiplies up to two such factors. Measured worst: 4.8e-14.
+  BOOST_TEST(worst < 1e-13);
+}
+
+BOOST_AUTO_TEST_CASE(lstm_two_inputs_equal_one_summed_input) {
+  // lstm_cell_fused(gi, gh, c) is lstm_cell_fused(gi + gh, c) with the sum inside the node.
+  std::uint64_t seed = 110;
+  for (const auto& [B, H] : sizes) {
+    std::vector<Tensor<double>> in = {random_tensor({B, 4 * H}, seed++, -2, 2),
+                                      random_tensor({B, 4 * H}, seed++, -2, 2),
+                                      random_tensor({B, H}, seed++)};
+    TAPELOOP_CHECK_GRADCHECK(
+        [](auto&, const auto& v) {
+          const auto s = lstm_cell_fused(v[0], v[1], v[2]);
+          return concat({s.h, s.c}, 0);
+        },
+        in);
+    Tape<double> tape;
+    const auto a =
+        lstm_cell_fused(tape.input(in[0].ref()), tape.input(in[1].ref()), tape.input(in[2].ref()));
+    const auto b =
+        lstm_cell_fused(tape.input(in[0].ref()) + tape.input(in[1].ref()), tape.input(in[2].ref()));
+    for (std::int64_t k = 0; k < B * H; ++k) {
+      BOOST_TEST(a.h.value()[k] == b.h.value()[k]);
+      BOOST_TEST(a.c.value()[k] == b.c.value()[k]);
+    }
+  }
+  // The same Var as gi and gh: both contributions add into one gradient.
+  const std::vector<Tensor<double>> same = {random_tensor({2, 36}, 130, -2, 2),
+                                            random_tensor({2, 9}, 131)};
+  TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& v) { return lstm_cell_fused(v[0], v[0], v[1]).h; },
+                           same);
+  check_float_matches_double(
+      [](auto&, const auto& v) {
+        const auto s = lstm_cell_fused(v[0], v[1], v[2]);
+        return concat({s.h, s.c}, 0);
+      },
+      {random_tensor({3, 44}, 140, -2, 2), random_tensor({3, 44}, 141, -2, 2),
+       random_tensor({3, 11}, 142)});
 }
 
 BOOST_AUTO_TEST_CASE(lstm_float_matches_double) {
@@ -190,6 +299,10 @@ BOOST_AUTO_TEST_CASE(errors_name_the_shapes) {
       "gru_cell_fused: gi [2,12], gh [2,9], h_prev [2,4]: expected gh [2,12] ([B,3H] for B = 2");
   TAPELOOP_CHECK_THROW_MESSAGE(gru_cell_fused(v({2, 12}), v({2, 12}), v({2, 4, 1})), ShapeError,
                                "expected h_prev [B,H]");
+  TAPELOOP_CHECK_THROW_MESSAGE(
+      lstm_cell_fused(v({2, 16}), v({2, 12}), v({2, 4})), ShapeError,
+      "lstm_cell_fused: gi [2,16], gh [2,12], c_prev [2,4]: expected gh [2,16] ([B,4H] for B = 2");
+  BOOST_CHECK_THROW(lstm_cell_fused(v({2, 16}), Var<float>{}, v({2, 4})), TapeError);
   const std::size_t nodes = tape.size();
   BOOST_CHECK_THROW(lstm_cell_fused(v({2, 3}), v({2, 1})), ShapeError);
   BOOST_TEST(tape.size() == nodes + 2);  // the two inputs; the failed call recorded nothing

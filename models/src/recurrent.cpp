@@ -40,7 +40,8 @@ struct Step {
         case RecurrentMode::rnn_relu:
           return {relu(xw_t + recurrent_product(w, s[0]))};
         case RecurrentMode::lstm: {
-          const LstmState<T> next = lstm_cell_fused(xw_t + recurrent_product(w, s[0]), s[1]);
+          // gi + gh summed inside the cell: no [B,4H] add recorded per step.
+          const LstmState<T> next = lstm_cell_fused(xw_t, recurrent_product(w, s[0]), s[1]);
           return {next.h, next.c};
         }
         case RecurrentMode::gru:

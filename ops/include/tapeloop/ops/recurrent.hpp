@@ -27,6 +27,12 @@ struct LstmState {
 template <class T>
 LstmState<T> lstm_cell_fused(const Var<T>& gates, const Var<T>& c_prev);
 
+/// The same step with gates = gi + gh summed inside the node: gi = x W_ih^T + b_ih and
+/// gh = h W_hh^T + b_hh, both [B,4H], as a layer has them. Saves recording an add of [B,4H]
+/// and storing its result at every time step; both gi and gh receive the gate gradient.
+template <class T>
+LstmState<T> lstm_cell_fused(const Var<T>& gi, const Var<T>& gh, const Var<T>& c_prev);
+
 /// One GRU step after the matrix products, in PyTorch's gate order r, z, n and with its formula:
 ///   gi = x W_ih^T + b_ih,  gh = h_prev W_hh^T + b_hh     both [B,3H], computed by the caller
 ///   r = sigmoid(gi_r + gh_r)       z = sigmoid(gi_z + gh_z)
