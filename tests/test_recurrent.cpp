@@ -1,4 +1,4 @@
-// Fused LSTM and GRU cells: values against the formulas, gradients, float agreement, errors.
+// Fused RNN, LSTM and GRU cells: values against the formulas, gradients, float agreement, errors.
 #include <cmath>
 
 #include "support/check.hpp"
@@ -60,6 +60,38 @@ LstmReference lstm_reference(const Tensor<double>& gates, const Tensor<double>& 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(test_recurrent)
+
+BOOST_AUTO_TEST_CASE(rnn_values_gradients_and_float) {
+  std::uint64_t seed = 150;
+  for (const auto& [B, H] : sizes) {
+    const std::vector<Tensor<double>> in = {random_tensor({B, H}, seed++, -2, 2),
+                                            random_tensor({B, H}, seed++, -2, 2)};
+    Tape<double> tape;
+    const Var<double> t =
+        rnn_cell_fused(tape.input(in[0].ref()), tape.input(in[1].ref()), RnnActivation::tanh);
+    const Var<double> r =
+        rnn_cell_fused(tape.input(in[0].ref()), tape.input(in[1].ref()), RnnActivation::relu);
+    BOOST_TEST(t.shape() == (Shape{B, H}));
+    for (std::int64_t k = 0; k < B * H; ++k) {
+      const double x = in[0][k] + in[1][k];
+      BOOST_TEST(t.value()[k] == std::tanh(x), boost::test_tools::tolerance(1e-15));
+      BOOST_TEST(r.value()[k] == std::max(x, 0.0));
+    }
+    TAPELOOP_CHECK_GRADCHECK(
+        [](auto&, const auto& v) { return rnn_cell_fused(v[0], v[1], RnnActivation::tanh); }, in);
+    // relu: the sums keep clear of the kink at 0 (|x| > 1e-3 for these seeds is checked).
+    for (std::int64_t k = 0; k < B * H; ++k) BOOST_REQUIRE(std::abs(in[0][k] + in[1][k]) > 1e-3);
+    TAPELOOP_CHECK_GRADCHECK(
+        [](auto&, const auto& v) { return rnn_cell_fused(v[0], v[1], RnnActivation::relu); }, in);
+  }
+  // The same Var as gi and gh: both contributions add into one gradient.
+  const std::vector<Tensor<double>> same = {random_tensor({3, 5}, 170, -2, 2)};
+  TAPELOOP_CHECK_GRADCHECK(
+      [](auto&, const auto& v) { return rnn_cell_fused(v[0], v[0], RnnActivation::tanh); }, same);
+  check_float_matches_double(
+      [](auto&, const auto& v) { return rnn_cell_fused(v[0], v[1], RnnActivation::tanh); },
+      {random_tensor({3, 21}, 180, -2, 2), random_tensor({3, 21}, 181, -2, 2)});
+}
 
 BOOST_AUTO_TEST_CASE(lstm_values_match_the_formula) {
   const std::int64_t B = 3, H = 4;
@@ -303,6 +335,9 @@ BOOST_AUTO_TEST_CASE(errors_name_the_shapes) {
       lstm_cell_fused(v({2, 16}), v({2, 12}), v({2, 4})), ShapeError,
       "lstm_cell_fused: gi [2,16], gh [2,12], c_prev [2,4]: expected gh [2,16] ([B,4H] for B = 2");
   BOOST_CHECK_THROW(lstm_cell_fused(v({2, 16}), Var<float>{}, v({2, 4})), TapeError);
+  TAPELOOP_CHECK_THROW_MESSAGE(rnn_cell_fused(v({2, 4}), v({2, 5}), RnnActivation::tanh),
+                               ShapeError,
+                               "rnn_cell_fused: gi [2,4], gh [2,5]: expected the same shape");
   const std::size_t nodes = tape.size();
   BOOST_CHECK_THROW(lstm_cell_fused(v({2, 3}), v({2, 1})), ShapeError);
   BOOST_TEST(tape.size() == nodes + 2);  // the two inputs; the failed call recorded nothing

@@ -36,9 +36,9 @@ struct Step {
     if (fused) {
       switch (mode) {
         case RecurrentMode::rnn_tanh:
-          return {tanh(xw_t + recurrent_product(w, s[0]))};
+          return {rnn_cell_fused(xw_t, recurrent_product(w, s[0]), RnnActivation::tanh)};
         case RecurrentMode::rnn_relu:
-          return {relu(xw_t + recurrent_product(w, s[0]))};
+          return {rnn_cell_fused(xw_t, recurrent_product(w, s[0]), RnnActivation::relu)};
         case RecurrentMode::lstm: {
           // gi + gh summed inside the cell: no [B,4H] add recorded per step.
           const LstmState<T> next = lstm_cell_fused(xw_t, recurrent_product(w, s[0]), s[1]);

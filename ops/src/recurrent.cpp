@@ -1,4 +1,4 @@
-// Fused LSTM and GRU cells: each step's gate arithmetic as one node whose forward and backward
+// Fused RNN, LSTM and GRU cells: each step's gate arithmetic as one node whose forward and backward
 // are one vectorized pass each (ops/src/kernels/recurrent_cells.cpp).
 #include "tapeloop/ops/recurrent.hpp"
 
@@ -75,6 +75,25 @@ LstmState<T> record_lstm_cell(const Var<T>& gi, const Var<T>& gh, const Var<T>& 
 }  // namespace
 
 template <class T>
+Var<T> rnn_cell_fused(const Var<T>& gi, const Var<T>& gh, RnnActivation act) {
+  Tape<T>& tape = gi.tape();
+  const Shape shape = gi.shape();
+  if (gh.shape() != shape) {
+    throw ShapeError(std::string("rnn_cell_fused: gi ") + shape.str() + ", gh " + gh.shape().str() +
+                     ": expected the same shape");
+  }
+  Var<T> out = tape.make_node("rnn_cell_fused", shape, {gi, gh});
+  T* ph = tape.mutable_value(out);
+  const std::int64_t n = shape.numel();
+  kernels::rnn_cell_forward(act, gi.value().data, gh.value().data, ph, n);
+  tape.set_backward(out, [=] {
+    kernels::rnn_cell_backward(act, out.tape_ptr()->grad_of(out.index()), ph, grad_if_needed(gi),
+                               grad_if_needed(gh), n);
+  });
+  return out;
+}
+
+template <class T>
 LstmState<T> lstm_cell_fused(const Var<T>& gates, const Var<T>& c_prev) {
   return record_lstm_cell(gates, Var<T>{}, c_prev);
 }
@@ -107,6 +126,7 @@ Var<T> gru_cell_fused(const Var<T>& gi, const Var<T>& gh, const Var<T>& h_prev) 
 }
 
 #define TAPELOOP_INSTANTIATE(T)                                                       \
+  template Var<T> rnn_cell_fused(const Var<T>&, const Var<T>&, RnnActivation);        \
   template LstmState<T> lstm_cell_fused(const Var<T>&, const Var<T>&);                \
   template LstmState<T> lstm_cell_fused(const Var<T>&, const Var<T>&, const Var<T>&); \
   template Var<T> gru_cell_fused(const Var<T>&, const Var<T>&, const Var<T>&);

@@ -61,6 +61,35 @@ void for_cells(std::int64_t batch, std::int64_t hidden, std::int64_t cost, Body 
 }  // namespace
 
 template <class T>
+void rnn_cell_forward(RnnActivation act, const T* gi, const T* gh, T* h, std::int64_t n) {
+  using V = Vec<T>;
+  const std::int64_t cost = act == RnnActivation::tanh ? cost::tanh + 1 : 2;
+  parallel_elements(n, cost, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t j = begin; j < end; j += lanes<T>) {
+      const Lanes<T> m{std::min(lanes<T>, end - j)};
+      const V x = m.load(gi + j) + m.load(gh + j);
+      m.store(act == RnnActivation::tanh ? vtanh(x) : xsimd::max(x, V(T(0))), h + j);
+    }
+  });
+}
+
+template <class T>
+void rnn_cell_backward(RnnActivation act, const T* dh, const T* h, T* dgi, T* dgh, std::int64_t n) {
+  using V = Vec<T>;
+  const V zero(T(0)), one(T(1));
+  parallel_elements(n, 2, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t j = begin; j < end; j += lanes<T>) {
+      const Lanes<T> m{std::min(lanes<T>, end - j)};
+      const V y = m.load(h + j), g = m.load(dh + j);
+      // Written with the output: tanh' = 1 - y^2; relu passes g where y > 0.
+      const V d = act == RnnActivation::tanh ? g * (one - y * y) : xsimd::select(y > zero, g, zero);
+      if (dgi) m.add_to(d, dgi + j);
+      if (dgh) m.add_to(d, dgh + j);
+    }
+  });
+}
+
+template <class T>
 void lstm_cell_forward(const T* gi, const T* gh, const T* c_prev, T* h, T* c, T* saved,
                        std::int64_t batch, std::int64_t H) {
   using V = Vec<T>;
@@ -173,14 +202,16 @@ void gru_cell_backward(const T* dh, const T* saved, const T* gh, const T* h_prev
   });
 }
 
-#define TAPELOOP_INSTANTIATE(T)                                                           \
-  template void lstm_cell_forward(const T*, const T*, const T*, T*, T*, T*, std::int64_t, \
-                                  std::int64_t);                                          \
-  template void lstm_cell_backward(const T*, const T*, const T*, const T*, T*, T*, T*,    \
-                                   std::int64_t, std::int64_t);                           \
-  template void gru_cell_forward(const T*, const T*, const T*, T*, T*, std::int64_t,      \
-                                 std::int64_t);                                           \
-  template void gru_cell_backward(const T*, const T*, const T*, const T*, T*, T*, T*,     \
+#define TAPELOOP_INSTANTIATE(T)                                                             \
+  template void rnn_cell_forward(RnnActivation, const T*, const T*, T*, std::int64_t);      \
+  template void rnn_cell_backward(RnnActivation, const T*, const T*, T*, T*, std::int64_t); \
+  template void lstm_cell_forward(const T*, const T*, const T*, T*, T*, T*, std::int64_t,   \
+                                  std::int64_t);                                            \
+  template void lstm_cell_backward(const T*, const T*, const T*, const T*, T*, T*, T*,      \
+                                   std::int64_t, std::int64_t);                             \
+  template void gru_cell_forward(const T*, const T*, const T*, T*, T*, std::int64_t,        \
+                                 std::int64_t);                                             \
+  template void gru_cell_backward(const T*, const T*, const T*, const T*, T*, T*, T*,       \
                                   std::int64_t, std::int64_t);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)

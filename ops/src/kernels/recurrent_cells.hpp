@@ -4,12 +4,22 @@
 
 #include <cstdint>
 
+#include "tapeloop/ops/recurrent.hpp"  // RnnActivation
+
 namespace tapeloop::kernels {
 
 /// What the LSTM and GRU backward rules read, per batch row, in blocks of `hidden` numbers.
 /// LSTM: i, f, g, o and tanh(c) (5 blocks); GRU: r, z and n (3 blocks).
 inline constexpr std::int64_t lstm_saved_per_row = 5;
 inline constexpr std::int64_t gru_saved_per_row = 3;
+
+/// One plain RNN step over n = B*H elements: h = act(gi + gh).
+template <class T>
+void rnn_cell_forward(RnnActivation act, const T* gi, const T* gh, T* h, std::int64_t n);
+
+/// Its backward rule from the output h: adds act'(.) dh into dgi and dgh (either may be null).
+template <class T>
+void rnn_cell_backward(RnnActivation act, const T* dh, const T* h, T* dgi, T* dgh, std::int64_t n);
 
 /// One LSTM step in PyTorch's gate order i, f, g, o over rows of gates = gi + gh ([B,4H] each;
 /// gh may be null, then gates = gi):

@@ -1,9 +1,21 @@
 // Fused recurrent cells: the LSTM and GRU gate arithmetic of one time step as a single node each.
 #pragma once
 
+#include <cstdint>
+
 #include "tapeloop/var.hpp"
 
 namespace tapeloop {
+
+/// The nonlinearity of a plain (Elman) RNN step.
+enum class RnnActivation : std::uint8_t { tanh, relu };
+
+/// One plain RNN step after the matrix products: h = act(gi + gh) with gi = x W_ih^T + b_ih and
+/// gh = h_prev W_hh^T + b_hh, both [B,H] — the bias add and the activation in one node and one
+/// pass over memory each way (backward reads only h). gi and gh must have the same shape
+/// (ShapeError otherwise).
+template <class T>
+Var<T> rnn_cell_fused(const Var<T>& gi, const Var<T>& gh, RnnActivation act);
 
 /// The state an LSTM carries from one time step to the next: hidden state h and cell state c,
 /// both [B,H].
