@@ -3,6 +3,7 @@
 #include "tapeloop/models/recurrent.hpp"
 
 #include <new>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "tapeloop/ops/dropout.hpp"
 #include "tapeloop/ops/linear.hpp"
 #include "tapeloop/ops/recurrent.hpp"
+#include "tapeloop/ops/recurrent_linear.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 #include "tapeloop/ops/unary.hpp"
 #include "tapeloop/scan.hpp"
@@ -27,26 +29,30 @@ Var<T> recurrent_product(std::span<const Var<T>> w, const Var<T>& h) {
 
 // One time step given xw_t = x_t W_ih^T + b_ih (projected for all steps before the loop).
 // Plain data so that scan can copy it for checkpointed segments and replay it in backward.
+template <class T>
 struct Step {
   RecurrentMode mode;
   bool fused;
+  // The fused path's recurrent product over the whole sequence (one weight-gradient GEMM for
+  // all steps); null when scan records segments again in backward, which then use linear.
+  RecurrentLinear<T>* product;
 
-  template <class T>
   State<T> operator()(std::span<const Var<T>> w, const State<T>& s, const Var<T>& xw_t) const {
     if (fused) {
+      const Var<T> gh = product ? (*product)(s[0]) : recurrent_product(w, s[0]);
       switch (mode) {
         case RecurrentMode::rnn_tanh:
-          return {rnn_cell_fused(xw_t, recurrent_product(w, s[0]), RnnActivation::tanh)};
+          return {rnn_cell_fused(xw_t, gh, RnnActivation::tanh)};
         case RecurrentMode::rnn_relu:
-          return {rnn_cell_fused(xw_t, recurrent_product(w, s[0]), RnnActivation::relu)};
+          return {rnn_cell_fused(xw_t, gh, RnnActivation::relu)};
         case RecurrentMode::lstm: {
           // gi + gh summed inside the cell: no [B,4H] add recorded per step.
-          const LstmState<T> next = lstm_cell_fused(xw_t, recurrent_product(w, s[0]), s[1]);
+          const LstmState<T> next = lstm_cell_fused(xw_t, gh, s[1]);
           return {next.h, next.c};
         }
         case RecurrentMode::gru:
           // gh stays apart from gi: r scales all of h W_hn^T + b_hn.
-          return {gru_cell_fused(xw_t, recurrent_product(w, s[0]), s[0])};
+          return {gru_cell_fused(xw_t, gh, s[0])};
       }
     }
     const Var<T> b_hh = w.size() > 1 ? w[1] : Var<T>{};
@@ -239,7 +245,7 @@ RecurrentResult<T> RecurrentLayer<T>::forward_with(std::span<const Var<T>> weigh
   const bool lstm = mode_ == RecurrentMode::lstm;
   // Time-major inside: a step of xw is then a view, select(xw, 0, t), not a copy.
   const Var<T> xs = o.batch_first ? transpose(input, 0, 1) : input;
-  const std::int64_t batch = xs.dim(1);
+  const std::int64_t steps = xs.dim(0), batch = xs.dim(1);
   const int D = directions(), L = o.num_layers;
   const Shape state_shape{L * D, batch, o.hidden_size};
   const Var<T> h0 = initial.h.empty() ? tape.zeros(state_shape) : initial.h;
@@ -249,7 +255,6 @@ RecurrentResult<T> RecurrentLayer<T>::forward_with(std::span<const Var<T>> weigh
   const std::size_t finals = static_cast<std::size_t>(L * D);
   Var<T>* h_n = arena_vars(tape, finals);
   Var<T>* c_n = lstm ? arena_vars(tape, finals) : nullptr;
-  const Step step{mode_, o.fused};
   const std::size_t per = static_cast<std::size_t>(per_direction());
 
   Var<T> layer_input = xs;
@@ -267,6 +272,9 @@ RecurrentResult<T> RecurrentLayer<T>::forward_with(std::span<const Var<T>> weigh
       // All T steps of the input projection in one GEMM: [T,B,I_k] -> [T,B,G*H].
       const Var<T> xw = o.bias ? linear(layer_input, w[0], w[2]) : linear(layer_input, w[0]);
       const Var<T> recurrent[2] = {w[1], o.bias ? w[3] : Var<T>{}};
+      std::optional<RecurrentLinear<T>> product;
+      if (o.fused && o.checkpoint == 0) product.emplace(recurrent[0], recurrent[1], batch, steps);
+      const Step<T> step{mode_, o.fused, product ? &*product : nullptr};
       State<T> state0{select(h0, 0, k)};
       if (lstm) state0.push_back(select(c0, 0, k));
       ScanOptions so;

@@ -5,22 +5,18 @@
 #include <string>
 
 #include "gemm.hpp"
+#include "linear_dims.hpp"
 #include "tapeloop/tape.hpp"
 
 namespace tapeloop {
-namespace {
+namespace detail {
 
-// Rows, in and out features of a valid call; throws ShapeError naming the shapes otherwise.
-struct LinearDims {
-  std::int64_t rows, in, out;
-  Shape out_shape;
-};
-
-LinearDims check_linear(const Shape& xs, const Shape& ws, const Shape* bs) {
+LinearDims check_linear(const char* op, const Shape& xs, const Shape& ws, const Shape* bs) {
   // Messages are built only on failure: recording must not touch the heap.
-  auto head = [&] { return "linear: input " + xs.str() + " and weight " + ws.str(); };
+  auto head = [&] { return std::string(op) + ": input " + xs.str() + " and weight " + ws.str(); };
   if (ws.rank() != 2) {
-    throw ShapeError("linear: weight " + ws.str() + ": expected [out_features, in_features]");
+    throw ShapeError(std::string(op) + ": weight " + ws.str() +
+                     ": expected [out_features, in_features]");
   }
   if (xs.rank() < 1) throw ShapeError(head() + ": the input needs at least one dimension");
   const std::int64_t in = ws[1];
@@ -30,8 +26,8 @@ LinearDims check_linear(const Shape& xs, const Shape& ws, const Shape* bs) {
                      std::to_string(in) + " differ");
   }
   if (bs && (bs->rank() != 1 || (*bs)[0] != out)) {
-    throw ShapeError("linear: weight " + ws.str() + " and bias " + bs->str() + ": expected bias [" +
-                     std::to_string(out) + "]");
+    throw ShapeError(std::string(op) + ": weight " + ws.str() + " and bias " + bs->str() +
+                     ": expected bias [" + std::to_string(out) + "]");
   }
   LinearDims d{1, in, out, xs};
   for (int a = 0; a + 1 < xs.rank(); ++a) d.rows *= xs[a];  // numel / in fails for in = 0
@@ -43,11 +39,16 @@ LinearDims check_linear(const Shape& xs, const Shape& ws, const Shape* bs) {
   return d;
 }
 
+}  // namespace detail
+
+namespace {
+
 template <class T>
 Var<T> linear_impl(const Var<T>& x, const Var<T>& weight, const Var<T>* bias) {
   Tape<T>& tape = x.tape();
   const Shape bs = bias ? bias->shape() : Shape{};  // copies: make_node may move node storage
-  const LinearDims d = check_linear(x.shape(), weight.shape(), bias ? &bs : nullptr);
+  const detail::LinearDims d =
+      detail::check_linear("linear", x.shape(), weight.shape(), bias ? &bs : nullptr);
   Var<T> out = bias ? tape.make_node("linear", d.out_shape, {x, weight, *bias})
                     : tape.make_node("linear", d.out_shape, {x, weight});
   const std::int64_t rows = d.rows, in = d.in, n_out = d.out;

@@ -8,6 +8,7 @@
 #include "tapeloop/ops/loss.hpp"
 #include "tapeloop/ops/matmul.hpp"
 #include "tapeloop/ops/recurrent.hpp"
+#include "tapeloop/ops/recurrent_linear.hpp"
 #include "tapeloop/ops/reduce.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 #include "tapeloop/ops/softmax.hpp"

@@ -1,0 +1,54 @@
+// RecurrentLinear: h W^T + b at every step of a recurrence, the weight's gradient summed over
+// all steps by one GEMM instead of one small GEMM per step.
+#pragma once
+
+#include <cstdint>
+
+#include "tapeloop/var.hpp"
+
+namespace tapeloop {
+
+/// The recurrent product of an unrolled loop, y_t = h_t W^T + b for t = 0, 1, ..., with the
+/// same weight [O, I] and bias [O] (which may be an empty Var) at every step.
+///
+/// Backpropagation through time leaves in W the sum over the steps of g_t^T h_t. `linear` at
+/// every step computes it as one GEMM per step whose inner dimension is the batch (32 rows, say),
+/// which is slow: C is read and written once per step and the product is too thin for the BLAS
+/// kernel. RecurrentLinear records one node holding every step's output and keeps a copy of
+/// every h_t; each step's output is a view of that node, whose backward rule computes only
+/// dh_t += g_t W (needed at once by the step before). When the reverse sweep has passed every
+/// step it reaches the shared node, which adds the whole sum into the weight's gradient as
+/// one GEMM over all steps' rows, and the bias's as one column sum — the layout oneDNN's RNN
+/// primitives use. Values and the gradients of h are the same numbers `linear` gives; the
+/// weight's and bias's gradients are the same sums in another order (equal to rounding).
+///
+/// Made before the loop with room for `steps` calls on inputs [rows, I]; recording, checks and
+/// memory are the tape's (no heap). When no gradient can reach W or b (recording off, or
+/// neither requires one) each call is plain `linear`. It needs the whole sweep on the tape it
+/// was made on: a scan that records segments again in backward (checkpointing) uses `linear`.
+/// The object may be discarded after the loop; the recording keeps what backward needs.
+template <class T>
+class RecurrentLinear {
+ public:
+  /// Throws ShapeError unless weight is [O, I] and bias (when not empty) is [O], and
+  /// ValueError unless rows and steps are positive.
+  RecurrentLinear(const Var<T>& weight, const Var<T>& bias, std::int64_t rows, std::int64_t steps);
+
+  /// x [rows, I] -> x W^T + b [rows, O]. Throws ShapeError for another shape and ValueError
+  /// after `steps` calls.
+  Var<T> operator()(const Var<T>& x);
+
+  /// Calls made so far.
+  std::int64_t calls() const { return calls_; }
+
+ private:
+  Var<T> weight_, bias_;
+  Var<T> outputs_;                     // [steps * rows, O]: every step's output, and gradient
+  T* inputs_ = nullptr;                // [steps * rows, I]: a copy of every step's x
+  std::int64_t* rows_used_ = nullptr;  // in the arena, read by the shared node's backward rule
+  std::int64_t rows_, steps_, in_, out_;
+  std::int64_t calls_ = 0;
+  bool batched_ = false;
+};
+
+}  // namespace tapeloop
