@@ -6,7 +6,6 @@
 #include <string>
 
 #include "gemm.hpp"
-#include "kernels/reduce.hpp"
 #include "linear_dims.hpp"
 #include "tapeloop/ops/linear.hpp"
 #include "tapeloop/tape.hpp"
@@ -59,7 +58,13 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
         if (grad_w) {  // dW += G^T X: [O, m] x [m, I], one GEMM over every step's rows
           detail::gemm<T>(true, false, out, in, m, g, x, T(1), t.grad_of(weight.index()));
         }
-        if (grad_b) kernels::sum_middle(g, 1, m, out, t.grad_of(bias.index()), T(1), true);
+        if (grad_b) {  // db += column sums of G, row after row (vectorized along the row)
+      T* gb = t.grad_of(bias.index());
+      for (std::int64_t r = 0; r < m; ++r) {
+        const T* gr = g + r * out;
+        for (std::int64_t o = 0; o < out; ++o) gb[o] += gr[o];
+      }
+    }
       });
 }
 
