@@ -123,6 +123,16 @@ class Tape {
   }
   /// Like make_node for a variable number of inputs.
   Var<T> make_node(const char* op, const Shape& shape, const Var<T>* inputs, std::size_t count);
+  /// Like make_node with the inputs passed by reference: an initializer list copies each Var,
+  /// and copying one the caller has just stored (`y = f(y)`) stalls on store-to-load
+  /// forwarding. For the elementwise helpers, where that copy is a visible part of the cost.
+  template <class... Inputs>
+  requires(std::is_same_v<Inputs, Var<T>>&&...) Var<T> make_node(const char* op, const Shape& shape,
+                                                                 const Inputs&... inputs) {
+    bool any_requires_grad = false;
+    ((any_requires_grad |= input_requires_grad(inputs, op)), ...);  // in order, all checked
+    return append_value_node(op, shape, any_requires_grad);
+  }
   /// A node whose value is `shape` elements of `parent`'s value starting at `offset` (no copy).
   /// With share_grad its gradient is the same window of the parent's gradient, so consumers of
   /// the view add straight into the parent and the view needs no backward rule; without, the
@@ -135,7 +145,16 @@ class Tape {
   /// so it must be trivially copyable and destructible (capture Vars and numbers, not
   /// containers).
   template <class Fn>
-  void set_backward(const Var<T>& node, Fn fn);
+  void set_backward(const Var<T>& node, Fn fn) {
+    emplace_backward(node, [&fn] { return fn; });
+  }
+  /// Like set_backward with the rule made by `make()` (a callable returning the rule) straight
+  /// into the arena, by guaranteed copy elision, and only if the node requires a gradient. For
+  /// operators whose cost is mostly bookkeeping: a rule built on the stack and then copied is
+  /// read back in wide loads just after being written in narrow stores, and each such load
+  /// stalls on store-to-load forwarding (several per binary operator).
+  template <class Make>
+  void emplace_backward(const Var<T>& node, Make make);
 
   /// The value buffer of a node this operator just made, for the forward kernel to fill.
   T* mutable_value(const Var<T>& node) { return nodes_[node.index()].value; }
@@ -184,6 +203,13 @@ class Tape {
   Var<T> last_var() {
     return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   }
+  /// Whether the input `v` of operator `op` requires a gradient, after checking it is live.
+  bool input_requires_grad(const Var<T>& v, const char* op) const {
+    check_live(v, op);
+    return (nodes_[v.index()].flags & Node<T>::requires_grad) != 0;
+  }
+  /// The rest of make_node once the inputs are checked.
+  Var<T> append_value_node(const char* op, const Shape& shape, bool any_input_requires_grad);
   [[noreturn]] void throw_not_live(const Var<T>& v, const char* op) const;
   [[noreturn]] static void throw_too_many_nodes();
   T* make_grad(std::uint32_t index);
@@ -237,14 +263,15 @@ NoGradGuard<T> Tape<T>::no_grad() {
 }
 
 template <class T>
-template <class Fn>
-inline void Tape<T>::set_backward(const Var<T>& node, Fn fn) {
+template <class Make>
+inline void Tape<T>::emplace_backward(const Var<T>& node, Make make) {
+  using Fn = decltype(make());
   static_assert(std::is_trivially_copyable_v<Fn> && std::is_trivially_destructible_v<Fn>,
                 "a backward rule lives in the arena: capture only Vars, numbers and pointers");
   Node<T>& n = nodes_[node.index()];
   if (!(n.flags & Node<T>::requires_grad)) return;
   void* memory = arena_.allocate(sizeof(Fn), alignof(Fn) > 64 ? 64 : alignof(Fn));
-  n.closure = new (memory) Fn(fn);
+  n.closure = new (memory) Fn(make());
   n.backward = [](const void* closure) { (*static_cast<const Fn*>(closure))(); };
 }
 
@@ -252,16 +279,19 @@ template <class T>
 inline Var<T> Tape<T>::make_node(const char* op, const Shape& shape, const Var<T>* inputs,
                                  std::size_t count) {
   bool any_requires_grad = false;
-  for (std::size_t i = 0; i < count; ++i) {
-    check_live(inputs[i], op);
-    any_requires_grad |= (nodes_[inputs[i].index()].flags & Node<T>::requires_grad) != 0;
-  }
+  for (std::size_t i = 0; i < count; ++i) any_requires_grad |= input_requires_grad(inputs[i], op);
+  return append_value_node(op, shape, any_requires_grad);
+}
+
+template <class T>
+inline Var<T> Tape<T>::append_value_node(const char* op, const Shape& shape,
+                                         bool any_input_requires_grad) {
   T* value = scratch(shape.numel());
   if (poison_values_) [[unlikely]] {
     std::fill(value, value + shape.numel(), std::numeric_limits<T>::quiet_NaN());
   }
   append_node(value, shape, op,
-              grad_enabled_ && any_requires_grad ? Node<T>::requires_grad : std::uint32_t{0});
+              grad_enabled_ && any_input_requires_grad ? Node<T>::requires_grad : std::uint32_t{0});
   return last_var();
 }
 
