@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
@@ -126,9 +127,8 @@ class Tape {
   /// Like make_node with the inputs passed by reference: an initializer list copies each Var,
   /// and copying one the caller has just stored (`y = f(y)`) stalls on store-to-load
   /// forwarding. For the elementwise helpers, where that copy is a visible part of the cost.
-  template <class... Inputs>
-  requires(std::is_same_v<Inputs, Var<T>>&&...) Var<T> make_node(const char* op, const Shape& shape,
-                                                                 const Inputs&... inputs) {
+  template <std::same_as<Var<T>>... Inputs>
+  Var<T> make_node(const char* op, const Shape& shape, const Inputs&... inputs) {
     bool any_requires_grad = false;
     ((any_requires_grad |= input_requires_grad(inputs, op)), ...);  // in order, all checked
     return append_value_node(op, shape, any_requires_grad);
