@@ -33,10 +33,16 @@ BOOST_AUTO_TEST_CASE(storage_is_64_byte_aligned) {
     auto t = Tensor<float>::zeros({n});
     BOOST_TEST(reinterpret_cast<std::uintptr_t>(t.data()) % 64 == 0u);
   }
+  // Tape values of a cache line or more start on one; smaller ones on 16 bytes (a one-element
+  // value does not take a whole line of arena).
   Tape<double> tape;
-  for (int n : {1, 3, 5}) {
+  for (int n : {8, 9, 100}) {
     Var<double> v = tape.input(Tensor<double>::zeros({n}).ref());
     BOOST_TEST(reinterpret_cast<std::uintptr_t>(v.value().data) % 64 == 0u);
+  }
+  for (int n : {1, 3, 5}) {
+    Var<double> v = tape.input(Tensor<double>::zeros({n}).ref());
+    BOOST_TEST(reinterpret_cast<std::uintptr_t>(v.value().data) % 16 == 0u);
   }
 }
 

@@ -22,7 +22,7 @@ std::byte* allocate_block(std::size_t bytes) {
 Arena::Arena(std::size_t initial_bytes) {
   blocks_.reserve(8);
   add_block(std::max<std::size_t>(initial_bytes, 4096));
-  current_ = 0;
+  use_block(0);
 }
 
 Arena::~Arena() {
@@ -35,34 +35,32 @@ void Arena::add_block(std::size_t min_bytes) {
   blocks_.push_back({allocate_block(size), size});
 }
 
-void* Arena::allocate(std::size_t bytes, std::size_t alignment) {
-  for (;;) {
-    Block& b = blocks_[current_];
-    const std::size_t start = (offset_ + alignment - 1) & ~(alignment - 1);
-    if (start + bytes <= b.size) {
-      in_use_ += start + bytes - offset_;
-      peak_ = std::max(peak_, in_use_);
-      offset_ = start + bytes;
-      return b.data + start;
-    }
-    // The rest of this block is wasted; move on to the next one, making it if needed.
-    in_use_ += b.size - offset_;
-    if (current_ + 1 == blocks_.size()) add_block(bytes + alignment);
-    ++current_;
-    offset_ = 0;
-  }
+void Arena::use_block(std::size_t index) {
+  current_ = index;
+  data_ = blocks_[index].data;
+  size_ = blocks_[index].size;
+  offset_ = 0;
+}
+
+void* Arena::allocate_in_next_block(std::size_t bytes, std::size_t alignment) {
+  // The rest of this block is wasted (and counted as in use); move on to the next one, making
+  // it if needed. A fresh block is 64-byte aligned, so the allocation starts at its beginning.
+  used_before_ += size_;
+  if (current_ + 1 == blocks_.size()) add_block(bytes + alignment);
+  use_block(current_ + 1);
+  return allocate(bytes, alignment);
 }
 
 void Arena::reset() {
+  peak_ = peak_bytes();
   if (blocks_.size() > 1) {
     const std::size_t total = capacity();
     for (Block& b : blocks_) std::free(b.data);
     blocks_.clear();
     add_block(total);
   }
-  current_ = 0;
-  offset_ = 0;
-  in_use_ = 0;
+  use_block(0);
+  used_before_ = 0;
 }
 
 std::size_t Arena::capacity() const {

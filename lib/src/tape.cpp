@@ -14,7 +14,7 @@ Tape<T>::Tape(std::size_t arena_bytes, std::size_t node_capacity) : arena_(arena
 }
 
 template <class T>
-void Tape<T>::check_live(const Var<T>& v, const char* op) const {
+void Tape<T>::throw_not_live(const Var<T>& v, const char* op) const {
   if (v.empty()) throw TapeError(std::string(op) + ": empty Var (default-constructed)");
   if (v.tape_ptr() != this) {
     throw TapeError(std::string(op) + ": the Var belongs to another tape");
@@ -25,113 +25,73 @@ void Tape<T>::check_live(const Var<T>& v, const char* op) const {
                     std::to_string(v.generation()) + ", tape is at generation " +
                     std::to_string(generation_) + ")");
   }
+  throw TapeError(std::string(op) + ": the Var is not live");  // not reached: a check failed
 }
 
 template <class T>
-Var<T> Tape<T>::push(Node<T> node) {
-  if (nodes_.size() >= std::numeric_limits<std::uint32_t>::max()) {
-    throw TapeError("tape: more than 2^32 - 1 nodes in one recording");
-  }
-  nodes_.push_back(node);
-  return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+void Tape<T>::throw_too_many_nodes() {
+  throw TapeError("tape: more than 2^32 - 1 nodes in one recording");
 }
 
 template <class T>
 Var<T> Tape<T>::input(TensorRef<const T> value, bool requires_grad) {
-  Node<T> n;
-  n.shape = value.shape;
-  n.op = "input";
-  n.value = scratch(value.numel());
-  std::copy(value.data, value.data + value.numel(), n.value);
-  if (requires_grad) n.flags |= Node<T>::requires_grad;
-  return push(n);
+  T* data = scratch(value.numel());
+  std::copy(value.data, value.data + value.numel(), data);
+  append_node(data, value.shape, "input", requires_grad ? Node<T>::requires_grad : 0u);
+  return last_var();
 }
 
 template <class T>
 Var<T> Tape<T>::scalar(T value) {
-  Node<T> n;
-  n.shape = Shape{};
-  n.op = "scalar";
-  n.value = scratch(1);
-  n.value[0] = value;
-  return push(n);
+  T* data = scratch(1);
+  data[0] = value;
+  append_node(data, Shape{}, "scalar");
+  return last_var();
 }
 
 template <class T>
 Var<T> Tape<T>::full(const Shape& shape, T value) {
-  Node<T> n;
-  n.shape = shape;
-  n.op = "full";
-  n.value = scratch(shape.numel());
-  std::fill(n.value, n.value + shape.numel(), value);
-  return push(n);
+  T* data = scratch(shape.numel());
+  std::fill(data, data + shape.numel(), value);
+  append_node(data, shape, "full");
+  return last_var();
 }
 
 template <class T>
 Var<T> Tape<T>::external_leaf(T* value, T* grad, const Shape& shape) {
-  Node<T> n;
-  n.shape = shape;
-  n.op = "parameter";
-  n.value = value;
-  n.flags = Node<T>::external;
+  Node<T>& n = append_node(value, shape, "parameter", Node<T>::external);
   if (grad) {
     n.grad = grad;
     n.flags |= Node<T>::requires_grad;
   }
-  return push(n);
-}
-
-template <class T>
-Var<T> Tape<T>::make_node(const char* op, const Shape& shape,
-                          std::initializer_list<Var<T>> inputs) {
-  return make_node(op, shape, inputs.begin(), inputs.size());
-}
-
-template <class T>
-Var<T> Tape<T>::make_node(const char* op, const Shape& shape, const Var<T>* inputs,
-                          std::size_t count) {
-  bool any_requires_grad = false;
-  for (std::size_t i = 0; i < count; ++i) {
-    check_live(inputs[i], op);
-    any_requires_grad |= (nodes_[inputs[i].index()].flags & Node<T>::requires_grad) != 0;
-  }
-  Node<T> n;
-  n.shape = shape;
-  n.op = op;
-  n.value = scratch(shape.numel());
-  if (poison_values_) {
-    std::fill(n.value, n.value + shape.numel(), std::numeric_limits<T>::quiet_NaN());
-  }
-  if (grad_enabled_ && any_requires_grad) n.flags |= Node<T>::requires_grad;
-  return push(n);
+  return last_var();
 }
 
 template <class T>
 Var<T> Tape<T>::make_view(const char* op, const Var<T>& parent, std::int64_t offset,
                           const Shape& shape, bool share_grad) {
   check_live(parent, op);
-  const Node<T> p = nodes_[parent.index()];
+  const Node<T>& p = nodes_[parent.index()];
   if (offset < 0 || offset + shape.numel() > p.shape.numel()) {
     throw ShapeError(std::string(op) + ": view of " + std::to_string(shape.numel()) +
                      " elements at offset " + std::to_string(offset) + " does not fit in " +
                      p.shape.str());
   }
-  Node<T> n;
-  n.shape = shape;
-  n.op = op;
-  n.value = p.value + offset;
-  if (share_grad && grad_enabled_ && (p.flags & Node<T>::requires_grad)) {
+  // Read before append_node(), which may move the nodes.
+  T* const value = p.value + offset;
+  const bool alias = share_grad && grad_enabled_ && (p.flags & Node<T>::requires_grad);
+  Node<T>& n = append_node(value, shape, op);
+  if (alias) {
     n.flags = Node<T>::requires_grad | Node<T>::grad_alias;
     n.alias_parent = parent.index();
     n.alias_offset = offset;
   }
-  return push(n);
+  return last_var();
 }
 
 template <class T>
-T* Tape<T>::grad_of(std::uint32_t index) {
+T* Tape<T>::make_grad(std::uint32_t index) {
   Node<T>& n = nodes_[index];
-  if (n.grad) return n.grad;
   if (n.flags & Node<T>::grad_alias) {
     n.grad = grad_of(n.alias_parent) + n.alias_offset;
   } else {

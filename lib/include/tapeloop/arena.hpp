@@ -2,6 +2,7 @@
 // touch the heap.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -19,19 +20,35 @@ class Arena {
   Arena& operator=(const Arena&) = delete;
 
   /// `bytes` of uninitialized memory aligned to `alignment` (a power of two, at most 64).
-  void* allocate(std::size_t bytes, std::size_t alignment = 64);
+  /// Inline: a tape allocates two or three times per operator, and the common case is an
+  /// add and a compare; moving to the next block is out of line.
+  void* allocate(std::size_t bytes, std::size_t alignment = 64) {
+    const std::size_t start = (offset_ + alignment - 1) & ~(alignment - 1);
+    if (start + bytes <= size_) [[likely]] {
+      offset_ = start + bytes;
+      return data_ + start;
+    }
+    return allocate_in_next_block(bytes, alignment);
+  }
+  /// Room for `count` elements of T. Buffers of 64 bytes or more start on a cache line (a SIMD
+  /// batch then never straddles two lines in a dense loop); smaller ones on 16 bytes only, so a
+  /// one-element value or gradient takes 16 bytes of arena rather than 64 and a chain of small
+  /// operators touches a quarter of the memory. No kernel relies on more: vector loads and
+  /// stores are unaligned, as they must be for views, which start anywhere in a value.
   template <class T>
   T* allocate_array(std::size_t count) {
-    return static_cast<T*>(allocate(count * sizeof(T), 64));
+    const std::size_t bytes = count * sizeof(T);
+    return static_cast<T*>(allocate(bytes, bytes < 64 ? 16 : 64));
   }
 
   /// Forgets all allocations; keeps (and coalesces) the memory.
   void reset();
   /// Bytes handed out since the last reset(), counting alignment padding.
-  std::size_t bytes_in_use() const { return in_use_; }
+  std::size_t bytes_in_use() const { return used_before_ + offset_; }
   /// Largest bytes_in_use() seen since construction or the last reset_peak().
-  std::size_t peak_bytes() const { return peak_; }
-  void reset_peak() { peak_ = in_use_; }
+  // bytes_in_use() only grows between resets, so the peak is only updated when it drops.
+  std::size_t peak_bytes() const { return std::max(peak_, bytes_in_use()); }
+  void reset_peak() { peak_ = bytes_in_use(); }
   /// Total bytes owned.
   std::size_t capacity() const;
 
@@ -42,11 +59,16 @@ class Arena {
   };
   std::vector<Block> blocks_;
   std::size_t current_ = 0;  // index of the block being bumped
-  std::size_t offset_ = 0;   // bytes used in that block
-  std::size_t in_use_ = 0;
+  // The current block's memory, copied out of blocks_ so the fast path reads no vector.
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t offset_ = 0;       // bytes used in the current block
+  std::size_t used_before_ = 0;  // bytes used (or skipped) in the blocks before it
   std::size_t peak_ = 0;
 
+  void* allocate_in_next_block(std::size_t bytes, std::size_t alignment);
   void add_block(std::size_t min_bytes);
+  void use_block(std::size_t index);
 };
 
 }  // namespace tapeloop

@@ -14,10 +14,16 @@ class Shape {
  public:
   static constexpr int max_rank = 6;
 
+  // The small members are inline: shapes are built, compared and counted several times per
+  // recorded operator, which for one-element tensors is most of the operator's cost.
   Shape() = default;
-  Shape(std::initializer_list<std::int64_t> dims);
+  Shape(std::initializer_list<std::int64_t> dims) {
+    for (std::int64_t d : dims) push_back(d);
+  }
   /// Builds a shape from `rank` dims starting at `dims`.
-  Shape(const std::int64_t* dims, int rank);
+  Shape(const std::int64_t* dims, int rank) {
+    for (int i = 0; i < rank; ++i) push_back(dims[i]);
+  }
 
   int rank() const { return rank_; }
   std::int64_t operator[](int axis) const { return dims_[static_cast<std::size_t>(axis)]; }
@@ -26,22 +32,42 @@ class Shape {
   const std::int64_t* end() const { return dims_.data() + rank_; }
 
   /// Number of elements (1 for a rank-0 shape).
-  std::int64_t numel() const;
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];
+    return n;
+  }
   /// Row-major stride of `axis`, in elements.
   std::int64_t stride(int axis) const;
 
   /// Appends a dimension; throws ShapeError past max_rank.
-  void push_back(std::int64_t dim);
+  void push_back(std::int64_t dim) {
+    // Keep numel() within int64: a product past 2^62 elements is a corrupt shape, not a tensor.
+    if (rank_ == max_rank || dim < 0 || (dim > 0 && numel() > (std::int64_t{1} << 62) / dim))
+        [[unlikely]] {
+      throw_bad_push(dim);
+    }
+    dims_[static_cast<std::size_t>(rank_++)] = dim;
+  }
 
   /// "[2,3,4]"; "[]" for a scalar.
   std::string str() const;
 
-  friend bool operator==(const Shape& a, const Shape& b);
+  friend bool operator==(const Shape& a, const Shape& b) {
+    if (a.rank_ != b.rank_) return false;
+    for (int i = 0; i < a.rank_; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
   friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
 
  private:
   std::array<std::int64_t, max_rank> dims_{};
   int rank_ = 0;
+
+  // Throws the ShapeError saying why push_back(dim) is refused (out of line: the message).
+  [[noreturn]] void throw_bad_push(std::int64_t dim) const;
 };
 
 /// Turns a possibly negative axis into [0, rank); throws ShapeError naming `op` if out of range.

@@ -1,8 +1,11 @@
 // Tape: records operations in order into an arena; backward() is one reverse sweep over them.
 #pragma once
 
+#include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <new>
 #include <span>
@@ -25,6 +28,10 @@ struct Node {
     external = 1u << 1,       // value and grad belong to someone else (a Parameter's leaf)
     grad_alias = 1u << 2,     // a view whose gradient is a window of its parent's gradient
   };
+
+  Node() = default;
+  Node(T* value, const Shape& shape, const char* op, std::uint32_t flags = 0)
+      : value(value), shape(shape), op(op), flags(flags) {}
 
   T* value = nullptr;
   T* grad = nullptr;  // made lazily: only nodes that receive a gradient get one
@@ -112,9 +119,20 @@ class Tape {
   /// Appends a node for operator `op` with an uninitialized value of `shape`. Checks that every
   /// input is a live Var of this tape. The node requires a gradient when gradients are enabled
   /// and any input requires one.
-  Var<T> make_node(const char* op, const Shape& shape, std::initializer_list<Var<T>> inputs);
+  Var<T> make_node(const char* op, const Shape& shape, std::initializer_list<Var<T>> inputs) {
+    return make_node(op, shape, inputs.begin(), inputs.size());
+  }
   /// Like make_node for a variable number of inputs.
   Var<T> make_node(const char* op, const Shape& shape, const Var<T>* inputs, std::size_t count);
+  /// Like make_node with the inputs passed by reference: an initializer list copies each Var,
+  /// and copying one the caller has just stored (`y = f(y)`) stalls on store-to-load
+  /// forwarding. For the elementwise helpers, where that copy is a visible part of the cost.
+  template <std::same_as<Var<T>>... Inputs>
+  Var<T> make_node(const char* op, const Shape& shape, const Inputs&... inputs) {
+    bool any_requires_grad = false;
+    ((any_requires_grad |= input_requires_grad(inputs, op)), ...);  // in order, all checked
+    return append_value_node(op, shape, any_requires_grad);
+  }
   /// A node whose value is `shape` elements of `parent`'s value starting at `offset` (no copy).
   /// With share_grad its gradient is the same window of the parent's gradient, so consumers of
   /// the view add straight into the parent and the view needs no backward rule; without, the
@@ -127,7 +145,16 @@ class Tape {
   /// so it must be trivially copyable and destructible (capture Vars and numbers, not
   /// containers).
   template <class Fn>
-  void set_backward(const Var<T>& node, Fn fn);
+  void set_backward(const Var<T>& node, Fn fn) {
+    emplace_backward(node, [&fn] { return fn; });
+  }
+  /// Like set_backward with the rule made by `make()` (a callable returning the rule) straight
+  /// into the arena, by guaranteed copy elision, and only if the node requires a gradient. For
+  /// operators whose cost is mostly bookkeeping: a rule built on the stack and then copied is
+  /// read back in wide loads just after being written in narrow stores, and each such load
+  /// stalls on store-to-load forwarding (several per binary operator).
+  template <class Make>
+  void emplace_backward(const Var<T>& node, Make make);
 
   /// The value buffer of a node this operator just made, for the forward kernel to fill.
   T* mutable_value(const Var<T>& node) { return nodes_[node.index()].value; }
@@ -141,17 +168,56 @@ class Tape {
 
   /// Throws TapeError naming `op` unless `v` is a live Var of this tape (for operators that
   /// read a Var without making it an input, such as the condition of `where`).
-  void check_live(const Var<T>& v, const char* op) const;
+  void check_live(const Var<T>& v, const char* op) const {
+    // Inline, two compares (an empty Var's null tape fails the first); the message is built
+    // out of line only when it is thrown.
+    if (v.tape_ptr() != this || v.generation() != generation_) [[unlikely]] {
+      throw_not_live(v, op);
+    }
+  }
 
   // ---- used by Var --------------------------------------------------------------------------
-  const Node<T>& node(const Var<T>& v) const;
-  T* grad_of(std::uint32_t index);
+  const Node<T>& node(const Var<T>& v) const {
+    check_live(v, "Var");
+    return nodes_[v.index()];
+  }
+  /// The gradient buffer of node `index`, made (zero-filled, or as a window of the parent's
+  /// for a grad_alias view) when first asked for.
+  T* grad_of(std::uint32_t index) {
+    T* g = nodes_[index].grad;
+    return g ? g : make_grad(index);
+  }
 
  private:
   friend class NoGradGuard<T>;
-  Var<T> push(Node<T> node);
+  /// Appends a node constructed in place, where it lives: a node built on the stack and copied
+  /// in costs store-to-load forwarding stalls (the copy reads in wide loads what was just
+  /// written in narrow stores). `shape` may be a node's own shape: emplace_back constructs the
+  /// new node before moving the old ones when it grows.
+  Node<T>& append_node(T* value, const Shape& shape, const char* op, std::uint32_t flags = 0) {
+    if (nodes_.size() >= max_nodes) [[unlikely]]
+      throw_too_many_nodes();
+    return nodes_.emplace_back(value, shape, op, flags);
+  }
+  /// A Var for the node appended last.
+  Var<T> last_var() {
+    return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+  }
+  /// Whether the input `v` of operator `op` requires a gradient, after checking it is live.
+  bool input_requires_grad(const Var<T>& v, const char* op) const {
+    check_live(v, op);
+    return (nodes_[v.index()].flags & Node<T>::requires_grad) != 0;
+  }
+  /// The rest of make_node once the inputs are checked.
+  Var<T> append_value_node(const char* op, const Shape& shape, bool any_input_requires_grad);
+  [[noreturn]] void throw_not_live(const Var<T>& v, const char* op) const;
+  [[noreturn]] static void throw_too_many_nodes();
+  T* make_grad(std::uint32_t index);
   void check_output(const Var<T>& output, TensorRef<const T> seed) const;
   void run_backward(std::uint32_t from);
+
+  // Node indices are 32 bits (a Var holds one).
+  static constexpr std::size_t max_nodes = std::numeric_limits<std::uint32_t>::max();
 
   Arena arena_;
   std::vector<Node<T>> nodes_;
@@ -197,21 +263,36 @@ NoGradGuard<T> Tape<T>::no_grad() {
 }
 
 template <class T>
-template <class Fn>
-void Tape<T>::set_backward(const Var<T>& node, Fn fn) {
+template <class Make>
+inline void Tape<T>::emplace_backward(const Var<T>& node, Make make) {
+  using Fn = decltype(make());
   static_assert(std::is_trivially_copyable_v<Fn> && std::is_trivially_destructible_v<Fn>,
                 "a backward rule lives in the arena: capture only Vars, numbers and pointers");
   Node<T>& n = nodes_[node.index()];
   if (!(n.flags & Node<T>::requires_grad)) return;
   void* memory = arena_.allocate(sizeof(Fn), alignof(Fn) > 64 ? 64 : alignof(Fn));
-  n.closure = new (memory) Fn(fn);
+  n.closure = new (memory) Fn(make());
   n.backward = [](const void* closure) { (*static_cast<const Fn*>(closure))(); };
 }
 
 template <class T>
-const Node<T>& Tape<T>::node(const Var<T>& v) const {
-  check_live(v, "Var");
-  return nodes_[v.index()];
+inline Var<T> Tape<T>::make_node(const char* op, const Shape& shape, const Var<T>* inputs,
+                                 std::size_t count) {
+  bool any_requires_grad = false;
+  for (std::size_t i = 0; i < count; ++i) any_requires_grad |= input_requires_grad(inputs[i], op);
+  return append_value_node(op, shape, any_requires_grad);
+}
+
+template <class T>
+inline Var<T> Tape<T>::append_value_node(const char* op, const Shape& shape,
+                                         bool any_input_requires_grad) {
+  T* value = scratch(shape.numel());
+  if (poison_values_) [[unlikely]] {
+    std::fill(value, value + shape.numel(), std::numeric_limits<T>::quiet_NaN());
+  }
+  append_node(value, shape, op,
+              grad_enabled_ && any_input_requires_grad ? Node<T>::requires_grad : std::uint32_t{0});
+  return last_var();
 }
 
 template <class T>

@@ -319,6 +319,42 @@ void backward_any(Binary f, Operand which, std::int64_t n, const Broadcast* pp, 
   }
 }
 
+// Fewer elements than one batch (a one-element operator): the run kernel called directly,
+// without the parallel splitter and the broadcast dispatch in between, which cost more than the
+// arithmetic. It is the same loop code, so results are bit for bit those of the general path.
+template <class T>
+void binary_small(Binary f, const T* a, const T* b, T* y, std::int64_t n) {
+  switch (f) {
+    case Binary::add:
+      return forward_run<T, true, true>(Add<T>{}, a, b, y, n);
+    case Binary::sub:
+      return forward_run<T, true, true>(Sub<T>{}, a, b, y, n);
+    case Binary::mul:
+      return forward_run<T, true, true>(Mul<T>{}, a, b, y, n);
+    case Binary::div:
+      return forward_run<T, true, true>(Div<T>{}, a, b, y, n);
+  }
+}
+
+template <class T>
+void binary_backward_small(Binary f, Operand which, const T* g, const T* a, const T* b, const T* y,
+                           T* dst, std::int64_t n) {
+  switch (term_of(f, which)) {
+    case Term::g:
+      return backward_run<T, Term::g, true, true, true>(g, a, b, y, dst, n);
+    case Term::neg_g:
+      return backward_run<T, Term::neg_g, true, true, true>(g, a, b, y, dst, n);
+    case Term::g_times_b:
+      return backward_run<T, Term::g_times_b, true, true, true>(g, a, b, y, dst, n);
+    case Term::g_times_a:
+      return backward_run<T, Term::g_times_a, true, true, true>(g, a, b, y, dst, n);
+    case Term::g_over_b:
+      return backward_run<T, Term::g_over_b, true, true, true>(g, a, b, y, dst, n);
+    case Term::neg_g_y_over_b:
+      return backward_run<T, Term::neg_g_y_over_b, true, true, true>(g, a, b, y, dst, n);
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -328,6 +364,7 @@ void binary(Binary f, const Broadcast& plan, const T* a, const T* b, T* y) {
 
 template <class T>
 void binary(Binary f, const T* a, const T* b, T* y, std::int64_t n) {
+  if (n < lanes<T>) return binary_small(f, a, b, y, n);
   forward_any<T>(f, n, nullptr, a, b, y);
 }
 
@@ -340,6 +377,7 @@ void binary_backward(Binary f, Operand which, const Broadcast& plan, const T* g,
 template <class T>
 void binary_backward(Binary f, Operand which, const T* g, const T* a, const T* b, const T* y,
                      T* dst, std::int64_t n) {
+  if (n < lanes<T>) return binary_backward_small(f, which, g, a, b, y, dst, n);
   backward_any<T>(f, which, n, nullptr, g, a, b, y, dst, nullptr);
 }
 

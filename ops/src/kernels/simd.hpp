@@ -80,6 +80,16 @@ template <class T>
 inline void store_tail(const Vec<T>& v, T* p, std::int64_t r) {
 #if defined(__AVX2__)
   if constexpr (detail::avx_batch<T>) {
+    // One lane (a one-element tensor) is a plain scalar store: on the target (AMD Zen 3) a
+    // masked store is microcoded and costs ~10 ns, as much as the rest of a one-element kernel.
+    if (r == 1) {
+      if constexpr (std::is_same_v<T, float>) {
+        _mm_store_ss(p, _mm256_castps256_ps128(v));
+      } else {
+        _mm_store_sd(p, _mm256_castpd256_pd128(v));
+      }
+      return;
+    }
     if constexpr (std::is_same_v<T, float>) {
       _mm256_maskstore_ps(p, detail::tail_mask<T>(r), v);
     } else {

@@ -145,42 +145,54 @@ struct Clamp {
   }
 };
 
+// y[0..n) = f(x[0..n)). The tail pads its unused lanes with its first element rather than the
+// default 1: they then repeat lane 0's computation, so they raise nothing lane 0 does not, and
+// a function with a branch per batch (xsimd::tanh evaluates its exp form whenever any lane is
+// >= 0.625) takes the branch of the real elements only. Unused lanes never reach y.
+template <class T, class F>
+void forward_run(const F& f, const T* x, T* y, std::int64_t n) {
+  using V = Vec<T>;
+  for_batches<T>(
+      n, [&](std::int64_t i) { f.fwd(V::load_unaligned(x + i)).store_unaligned(y + i); },
+      [&](std::int64_t i, std::int64_t r) {
+        store_tail(f.fwd(load_tail(x + i, r, x[i])), y + i, r);
+      });
+}
+
+// gx[0..n) += f'(x) g over n elements.
+template <class T, class F>
+void backward_run(const F& f, const T* g, const T* x, const T* y, T* gx, std::int64_t n) {
+  using V = Vec<T>;
+  for_batches<T>(
+      n,
+      [&](std::int64_t i) {
+        const V vx = F::reads_x ? V::load_unaligned(x + i) : V(T(0));
+        const V vy = F::reads_y ? V::load_unaligned(y + i) : V(T(0));
+        (V::load_unaligned(gx + i) + f.bwd(V::load_unaligned(g + i), vx, vy))
+            .store_unaligned(gx + i);
+      },
+      [&](std::int64_t i, std::int64_t r) {
+        const V vx = F::reads_x ? load_tail(x + i, r) : V(T(0));
+        const V vy = F::reads_y ? load_tail(y + i, r) : V(T(0));
+        store_tail(load_tail(gx + i, r) + f.bwd(load_tail(g + i, r), vx, vy), gx + i, r);
+      });
+}
+
+// The runs above in parallel chunks; fewer elements than one batch (a one-element operator)
+// go straight to the run, skipping the splitter. Each element's result is the same either way.
 template <class T, class F>
 void forward_loop(const F& f, const T* x, T* y, std::int64_t n) {
+  if (n < lanes<T>) return forward_run<T>(f, x, y, n);
   parallel_elements(n, F::cost, [&](std::int64_t begin, std::int64_t end) {
-    using V = Vec<T>;
-    for_batches<T>(
-        end - begin,
-        [&](std::int64_t i) {
-          f.fwd(V::load_unaligned(x + begin + i)).store_unaligned(y + begin + i);
-        },
-        [&](std::int64_t i, std::int64_t r) {
-          store_tail(f.fwd(load_tail(x + begin + i, r)), y + begin + i, r);
-        });
+    forward_run<T>(f, x + begin, y + begin, end - begin);
   });
 }
 
 template <class T, class F>
 void backward_loop(const F& f, const T* g, const T* x, const T* y, T* gx, std::int64_t n) {
+  if (n < lanes<T>) return backward_run<T>(f, g, x, y, gx, n);
   parallel_elements(n, F::cost, [&](std::int64_t begin, std::int64_t end) {
-    using V = Vec<T>;
-    const T* gb = g + begin;
-    const T* xb = x + begin;
-    const T* yb = y + begin;
-    T* db = gx + begin;
-    for_batches<T>(
-        end - begin,
-        [&](std::int64_t i) {
-          const V vx = F::reads_x ? V::load_unaligned(xb + i) : V(T(0));
-          const V vy = F::reads_y ? V::load_unaligned(yb + i) : V(T(0));
-          (V::load_unaligned(db + i) + f.bwd(V::load_unaligned(gb + i), vx, vy))
-              .store_unaligned(db + i);
-        },
-        [&](std::int64_t i, std::int64_t r) {
-          const V vx = F::reads_x ? load_tail(xb + i, r) : V(T(0));
-          const V vy = F::reads_y ? load_tail(yb + i, r) : V(T(0));
-          store_tail(load_tail(db + i, r) + f.bwd(load_tail(gb + i, r), vx, vy), db + i, r);
-        });
+    backward_run<T>(f, g + begin, x + begin, y + begin, gx + begin, end - begin);
   });
 }
 
