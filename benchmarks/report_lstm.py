@@ -26,9 +26,16 @@ def main():
     print("A training step (shared/BENCHMARKS.md): forward over the whole sequence, MSE of all "
           "outputs against a fixed random target, backward to every parameter and the input; "
           "one layer, unidirectional, float32. GFLOP/s counts 3 x 2·B·T·4H·(I+H).\n")
+    peak = {t: statistics.median(times.get(("sgemm", "peak", t), [float("nan")])) for t in (1, 2)}
+    print("sgemm peak in the same run (2048^3, OpenBLAS): %.0f GFLOP/s on 1 thread, %.0f on 2.\n"
+          % (peak[1], peak[2]))
+    print("PyTorch 2 thr = `torch.set_num_threads(2)`; PyTorch best 2 = one torch thread with "
+          "OpenBLAS on 2 threads (`OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2`), its fastest "
+          "2-core setup here. Ratios are PyTorch time / tapeloop time (above 1: tapeloop "
+          "faster).\n")
     print("| config (B, T, I, H) | threads | tapeloop ms | PyTorch ms | PyTorch / tapeloop | "
-          "tapeloop GFLOP/s |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          "PyTorch best 2 ms | PyTorch best 2 / tapeloop | tapeloop GFLOP/s | % of sgemm peak |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for config, (b, t, i, h) in CONFIGS.items():
         for threads in (1, 2):
             ours = times.get(("tapeloop", config, threads))
@@ -36,25 +43,25 @@ def main():
             if not ours or not theirs:
                 continue
             mo, mt = statistics.median(ours), statistics.median(theirs)
+            best = times.get(("pytorch-blas2", config, threads))
+            mb = statistics.median(best) if best else None
             flops = 3 * 2 * b * t * 4 * h * (i + h)
-            print("| %s (%d, %d, %d, %d) | %d | %.2f | %.2f | %.2fx | %.1f |" % (
-                config, b, t, i, h, threads, mo, mt, mt / mo, flops / (mo * 1e-3) / 1e9))
+            gflops = flops / (mo * 1e-3) / 1e9
+            print("| %s (%d, %d, %d, %d) | %d | %.2f | %.2f | %.2fx | %s | %s | %.1f | %.0f%% |" % (
+                config, b, t, i, h, threads, mo, mt, mt / mo,
+                "%.2f" % mb if mb else "-", "%.2fx" % (mb / mo) if mb else "-", gflops,
+                100 * gflops / peak[threads]))
     print("""
-Reading the table:
-- On one thread tapeloop's general tape with the LSTM written as a cell and unrolled by scan
-  runs S about 20x faster than PyTorch (per-op overhead dominates S) and is on par with
-  nn.LSTM on M and L.
-- PyTorch's 2-thread rows are its intra-op pool (`torch.set_num_threads(2)`) fighting
-  OpenBLAS's own threads on 2 cores — the trap shared/BENCHMARKS.md describes; its best 2-core
-  configuration is one torch thread with OpenBLAS on 2 threads. Spot check (same machine, same
-  session): `OPENBLAS_NUM_THREADS=2 /usr/bin/python3 benchmarks/pytorch_lstm.py --threads 1 M`
-  gave 90 ms against tapeloop's 96 ms on 2 threads.
-- Shortfalls against the targets of shared/BENCHMARKS.md (M and L at >= 1.8x and >= 1.4x
-  PyTorch, L at >= 85% of sgemm peak): tapeloop reaches 38-54 GFLOP/s of ~84 (1 thread) and
-  gains little from a second thread. The known causes, in order: the weight-gradient GEMM of
-  W_hh runs once per step with an inner dimension of B (oneDNN does it once over all steps);
-  the fused LSTM cell uses scalar tanh/exp; each step records an extra add for the projected
-  input. These are the next work on the kernels.""")
+How tapeloop runs it: `models::LSTM` (the layer of docs/recurrent.md) on a general tape; the
+input projection of all steps is one GEMM, scan unrolls one step per time step — the
+recurrent product (`RecurrentLinear`: one GEMM per step forward and one for dh backward, the
+weight's gradient as one GEMM over all steps) and `lstm_cell_fused(gi, gh, c)` (one vectorized
+node). A second thread splits the GEMMs into blocks and the cell kernels into row blocks.
+
+Where the time goes (perf, M on 1 thread): ~75% in OpenBLAS (sgemm kernel ~60%, packing ~14%:
+every per-step product packs W_hh again, which OpenBLAS's API cannot avoid), ~9% in the cell
+kernels, the rest memset/memcpy of gradient buffers and the tape. PyTorch's 2-thread rows are
+its intra-op pool fighting OpenBLAS's own threads on 2 cores, hence the best-2 column.""")
 
 
 if __name__ == "__main__":
