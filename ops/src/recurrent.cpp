@@ -34,7 +34,7 @@ void check_cell(const char* op, const char* state_name, const Shape& state,
 
 // The gradient buffer of an input of a node whose backward rule is running, or null when the
 // input needs none. The rule runs inside backward() of the recording that made it, so the Var
-// is live: no liveness check.
+// is live; node()'s liveness check is two inline compares.
 template <class T>
 T* grad_if_needed(const Var<T>& v) {
   Tape<T>& tape = *v.tape_ptr();
