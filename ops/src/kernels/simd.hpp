@@ -10,9 +10,23 @@
 
 namespace tapeloop::kernels {
 
-/// The widest batch of this build's target: 8 floats or 4 doubles with AVX2.
+// The instruction set of the kernels. On x86-64 with AVX2 and FMA it is 256 bits wide also when
+// the CPU has AVX-512: every kernel then runs the same instructions, in the same order, on both
+// kinds of machine, so results are bit-identical between them (sums are trees over the lanes),
+// the code measured and tested on one kind is the code that runs on the other, and a build
+// for x86-64-v3 loses nothing against -march=native. TAPELOOP_SIMD_WIDTH=512 (CMake) opts into
+// 512-bit kernels on AVX-512 builds; docs/kernels.md has the reasons and the numbers.
+#if defined(TAPELOOP_SIMD_512) && defined(__AVX512F__)
+using KernelArch = xsimd::default_arch;
+#elif defined(__AVX2__) && defined(__FMA__)
+using KernelArch = xsimd::fma3<xsimd::avx2>;
+#else
+using KernelArch = xsimd::default_arch;
+#endif
+
+/// The kernels' batch: 8 floats or 4 doubles with AVX2, 16 or 8 with 512-bit kernels.
 template <class T>
-using Vec = xsimd::batch<T>;
+using Vec = xsimd::batch<T, KernelArch>;
 
 template <class T>
 inline constexpr std::int64_t lanes = static_cast<std::int64_t>(Vec<T>::size);
@@ -36,11 +50,18 @@ inline void for_batches(std::int64_t n, Body body, Tail tail) {
   if (i < n) tail(i, n - i);
 }
 
-#if defined(__AVX2__)
+// Masked loads and stores of the first r < L lanes, one instruction whatever L is: masked
+// lanes are never read or written, so a tail never touches memory past the end of an array
+// (and never faults). AVX-512 (16 floats or 8 doubles, and 256-bit batches where AVX-512VL is
+// there) uses a mask register; AVX2 a vector mask (vmaskmov). Only builds with neither (SSE,
+// other CPUs) go through a small stack buffer.
 namespace detail {
-// Lane k of the mask is set when k < r. AVX masked loads and stores touch only those lanes and
-// never fault past the end of an array: one instruction instead of a copy loop through a stack
-// buffer, which is most of the kernel time of a one-element operator.
+
+template <class T>
+inline constexpr int batch_bytes = static_cast<int>(sizeof(T) * Vec<T>::size);
+
+#if defined(__AVX2__)
+// Lane k set when k < r, for vmaskmov.
 template <class T>
 inline __m256i tail_mask(std::int64_t r) {
   if constexpr (std::is_same_v<T, float>) {
@@ -50,18 +71,45 @@ inline __m256i tail_mask(std::int64_t r) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(r), _mm256_setr_epi64x(0, 1, 2, 3));
   }
 }
-template <class T>
-inline constexpr bool avx_batch = Vec<T>::size * sizeof(T) == 32;
-}  // namespace detail
 #endif
 
-/// A batch holding p[0..r) and `pad` in the other lanes (r < lanes).
+#if defined(__AVX512F__)
+// Bit k set when k < r (r < 16), for the AVX-512 masked moves.
+inline unsigned bit_mask(std::int64_t r) {
+  return (1u << static_cast<unsigned>(r)) - 1u;
+}
+#endif
+
+}  // namespace detail
+
+/// A batch holding p[0..r) and `pad` in the other lanes (0 <= r < lanes).
 template <class T>
 inline Vec<T> load_tail(const T* p, std::int64_t r, T pad = T(1)) {
-#if defined(__AVX2__)
-  if constexpr (detail::avx_batch<T>) {
+  constexpr bool is_float = std::is_same_v<T, float>;
+#if defined(__AVX512F__)
+  if constexpr (detail::batch_bytes<T> == 64) {
+    if constexpr (is_float) {
+      return Vec<T>(_mm512_mask_loadu_ps(_mm512_set1_ps(pad),
+                                         static_cast<__mmask16>(detail::bit_mask(r)), p));
+    } else {
+      return Vec<T>(
+          _mm512_mask_loadu_pd(_mm512_set1_pd(pad), static_cast<__mmask8>(detail::bit_mask(r)), p));
+    }
+  }
+#endif
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+  if constexpr (detail::batch_bytes<T> == 32) {
+    const auto m = static_cast<__mmask8>(detail::bit_mask(r));
+    if constexpr (is_float) {
+      return Vec<T>(_mm256_mask_loadu_ps(_mm256_set1_ps(pad), m, p));
+    } else {
+      return Vec<T>(_mm256_mask_loadu_pd(_mm256_set1_pd(pad), m, p));
+    }
+  }
+#elif defined(__AVX2__)
+  if constexpr (detail::batch_bytes<T> == 32) {
     const __m256i m = detail::tail_mask<T>(r);
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (is_float) {
       return Vec<T>(
           _mm256_blendv_ps(_mm256_set1_ps(pad), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m)));
     } else {
@@ -75,22 +123,43 @@ inline Vec<T> load_tail(const T* p, std::int64_t r, T pad = T(1)) {
   return Vec<T>::load_aligned(buf);
 }
 
-/// Stores the first r lanes of v to p (r < lanes).
+/// Stores the first r lanes of v to p (0 <= r < lanes).
 template <class T>
 inline void store_tail(const Vec<T>& v, T* p, std::int64_t r) {
-#if defined(__AVX2__)
-  if constexpr (detail::avx_batch<T>) {
-    // One lane (a one-element tensor) is a plain scalar store: on the target (AMD Zen 3) a
-    // masked store is microcoded and costs ~10 ns, as much as the rest of a one-element kernel.
+  constexpr bool is_float = std::is_same_v<T, float>;
+#if defined(__AVX512F__)
+  if constexpr (detail::batch_bytes<T> == 64) {
+    if constexpr (is_float) {
+      _mm512_mask_storeu_ps(p, static_cast<__mmask16>(detail::bit_mask(r)), v);
+    } else {
+      _mm512_mask_storeu_pd(p, static_cast<__mmask8>(detail::bit_mask(r)), v);
+    }
+    return;
+  }
+#endif
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+  if constexpr (detail::batch_bytes<T> == 32) {
+    const auto m = static_cast<__mmask8>(detail::bit_mask(r));
+    if constexpr (is_float) {
+      _mm256_mask_storeu_ps(p, m, v);
+    } else {
+      _mm256_mask_storeu_pd(p, m, v);
+    }
+    return;
+  }
+#elif defined(__AVX2__)
+  if constexpr (detail::batch_bytes<T> == 32) {
+    // One lane (a one-element tensor) is a plain scalar store: on AMD Zen 3 a vmaskmov store is
+    // microcoded and costs ~10 ns, as much as the rest of a one-element kernel.
     if (r == 1) {
-      if constexpr (std::is_same_v<T, float>) {
+      if constexpr (is_float) {
         _mm_store_ss(p, _mm256_castps256_ps128(v));
       } else {
         _mm_store_sd(p, _mm256_castpd256_pd128(v));
       }
       return;
     }
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (is_float) {
       _mm256_maskstore_ps(p, detail::tail_mask<T>(r), v);
     } else {
       _mm256_maskstore_pd(p, detail::tail_mask<T>(r), v);
@@ -126,7 +195,7 @@ inline Vec<T> pow2i(const Vec<T>& k) {
   constexpr int mantissa = std::numeric_limits<T>::digits - 1;
   constexpr T bias = T(std::numeric_limits<T>::max_exponent - 1);
   constexpr T magic = T(1.5) * T(I{1} << mantissa);
-  const auto bits = xsimd::bitwise_cast<xsimd::batch<I>>(k + Vec<T>(bias + magic));
+  const auto bits = xsimd::bitwise_cast<xsimd::batch<I, KernelArch>>(k + Vec<T>(bias + magic));
   return xsimd::bitwise_cast<Vec<T>>(bits << mantissa);
 }
 
