@@ -18,9 +18,12 @@ struct GemmShape {
   const char* name;
   int m, n, k;
 };
+// sq64 and sq100 are square products below and at the size where tapeloop's own kernel hands
+// over to the BLAS (kernels::small_gemm_mnk = 100^3).
 const GemmShape shapes[] = {
-    {"S_xW", 100, 128, 16},  {"S_hU", 1, 128, 32},      {"M_xW", 1600, 1024, 128},
-    {"M_hU", 32, 1024, 256}, {"L_xW", 6400, 2048, 512}, {"L_hU", 64, 2048, 512},
+    {"S_xW", 100, 128, 16},    {"S_hU", 1, 128, 32},      {"sq64", 64, 64, 64},
+    {"sq100", 100, 100, 100},  {"M_xW", 1600, 1024, 128}, {"M_hU", 32, 1024, 256},
+    {"L_xW", 6400, 2048, 512}, {"L_hU", 64, 2048, 512},
 };
 
 void flops(benchmark::State& state, double per_iteration) {

@@ -1,5 +1,6 @@
-// Row-major GEMM through CBLAS, shared by matmul and linear: transposes are read in place, large
-// products split into blocks on tapeloop's threads.
+// Row-major GEMM shared by matmul, linear and the recurrent product: small products on
+// tapeloop's own kernel, larger ones through CBLAS; transposes read in place, large products
+// split into blocks on tapeloop's threads.
 #pragma once
 
 #include <cblas.h>
@@ -9,6 +10,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/small_gemm.hpp"
 #include "tapeloop/threading.hpp"
 
 namespace tapeloop::detail {
@@ -45,12 +47,46 @@ void gemm_block(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std:
 // for going multi-threaded is the same, m n k > 4 * 65536.
 inline constexpr std::int64_t gemm_parallel_mnk = 4 * 65536;
 
+// How a product is run: on which kernel, cut into how many blocks along which side of C.
+struct GemmPlan {
+  bool small = true;      // tapeloop's kernel (kernels::small_gemm) rather than the BLAS
+  bool split_n = true;    // blocks are column ranges of C (else row ranges)
+  std::int64_t side = 0;  // the length of the side that is cut
+  std::int64_t step = 0;  // block length along it: a multiple of 16, the last block may be shorter
+  std::int64_t blocks = 1;
+};
+
+// Products of up to kernels::small_gemm_mnk multiply-adds run on tapeloop's own kernel (no call
+// overhead, no allocation, the same result on every CPU: docs/kernels.md), larger ones on the
+// BLAS. Products of at least gemm_parallel_mnk are cut along the longer side of C into one
+// block per thread (edges on 16 elements). A BLAS block is never smaller than small_gemm_mnk
+// (fewer blocks instead), so the BLAS never takes its small-matrix path, which allocates on
+// some CPUs. m, n, k >= 1.
+inline GemmPlan plan_gemm(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t threads) {
+  GemmPlan plan;
+  const std::int64_t mnk = m * n * k;
+  plan.small = mnk <= kernels::small_gemm_mnk;
+  plan.split_n = n >= m;
+  plan.side = plan.split_n ? n : m;
+  plan.step = plan.side;
+  if (mnk < gemm_parallel_mnk) return plan;
+  const std::int64_t per_line = mnk / plan.side;  // multiply-adds per row or column of C
+  for (; threads > 1; --threads) {
+    plan.step = ((plan.side + threads - 1) / threads + 15) / 16 * 16;
+    plan.blocks = (plan.side + plan.step - 1) / plan.step;
+    const std::int64_t last = plan.side - (plan.blocks - 1) * plan.step;  // the smallest block
+    if (plan.small || last * per_line > kernels::small_gemm_mnk) return plan;
+  }
+  plan.step = plan.side;
+  plan.blocks = 1;
+  return plan;
+}
+
 // C[m,n] = op(A)[m,k] op(B)[k,n] + beta * C, all row-major and contiguous. With a transpose
 // flag the operand is read as stored (A as [k,m], B as [n,k]): no transposed copy is ever made.
-// Large products are cut along the longer side of C into one block per thread (edges on 16
-// elements), each a single-threaded BLAS call on the kernel arena: docs/threading.md measures
-// this against OpenBLAS's own threads. Empty products never reach BLAS, whose leading
-// dimensions must be >= 1. beta is 0 or 1.
+// Blocks run on the kernel arena, each a single-threaded call (plan_gemm; docs/threading.md
+// measures this against OpenBLAS's own threads). Empty products never reach BLAS, whose
+// leading dimensions must be >= 1. beta is 0 or 1.
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
           const T* b, T beta, T* c) {
@@ -59,21 +95,25 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
     if (beta == T(0)) std::fill(c, c + m * n, T(0));
     return;
   }
-  const std::int64_t threads = num_threads();  // also applies the policy before the first call
-  const bool split_n = n >= m;
-  const std::int64_t side = split_n ? n : m;
-  const std::int64_t step = ((side + threads - 1) / threads + 15) / 16 * 16;
-  const std::int64_t blocks = (side + step - 1) / step;
-  if (threads == 1 || m * n * k < gemm_parallel_mnk || blocks < 2) {
-    gemm_block(trans_a, trans_b, m, n, k, a, b, beta, c, 0, m, 0, n);
+  // num_threads() also applies the threading policy before the first BLAS call.
+  const GemmPlan plan = plan_gemm(m, n, k, num_threads());
+  auto block = [&](std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1) {
+    if (plan.small) {
+      kernels::small_gemm(trans_a, trans_b, m, n, k, a, b, beta, c, m0, m1, n0, n1);
+    } else {
+      gemm_block(trans_a, trans_b, m, n, k, a, b, beta, c, m0, m1, n0, n1);
+    }
+  };
+  if (plan.blocks == 1) {
+    block(0, m, 0, n);
     return;
   }
-  parallel_run(blocks, [&](std::int64_t i) {
-    const std::int64_t lo = i * step, hi = std::min(side, lo + step);
-    if (split_n) {
-      gemm_block(trans_a, trans_b, m, n, k, a, b, beta, c, 0, m, lo, hi);
+  parallel_run(plan.blocks, [&](std::int64_t i) {
+    const std::int64_t lo = i * plan.step, hi = std::min(plan.side, lo + plan.step);
+    if (plan.split_n) {
+      block(0, m, lo, hi);
     } else {
-      gemm_block(trans_a, trans_b, m, n, k, a, b, beta, c, lo, hi, 0, n);
+      block(lo, hi, 0, n);
     }
   });
 }
