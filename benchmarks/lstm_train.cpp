@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tapeloop/models/recurrent.hpp"
+#include "tapeloop/ops/build_info.hpp"
 #include "tapeloop/tapeloop.hpp"
 #include "tapeloop/threading.hpp"
 
@@ -27,7 +28,8 @@ struct Config {
   std::int64_t batch, steps, input, hidden;
 };
 
-constexpr Config configs[] = {{"S", 1, 100, 16, 32}, {"M", 32, 50, 128, 256}, {"L", 64, 100, 512, 512}};
+constexpr Config configs[] = {
+    {"S", 1, 100, 16, 32}, {"M", 32, 50, 128, 256}, {"L", 64, 100, 512, 512}};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -39,8 +41,7 @@ void measure(const Config& c, int threads, int repeats) {
   Generator rng(0);
   LSTM<float> lstm({.input_size = c.input, .hidden_size = c.hidden}, rng);
   const Tensor<float> x = Tensor<float>::normal({c.steps, c.batch, c.input}, 0.0f, 1.0f, rng);
-  const Tensor<float> target =
-      Tensor<float>::normal({c.steps, c.batch, c.hidden}, 0.0f, 1.0f, rng);
+  const Tensor<float> target = Tensor<float>::normal({c.steps, c.batch, c.hidden}, 0.0f, 1.0f, rng);
   Tape<float> tape;
   auto step = [&] {
     tape.clear();
@@ -75,13 +76,18 @@ int main(int argc, char** argv) {
       threads = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc) {
       repeats = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--build-info")) {
+      // What the numbers were measured with, for the report.
+      std::printf("{\"kernel_isa\": \"%s\", \"blas\": \"%s\"}\n", kernel_isa().c_str(),
+                  blas_info().c_str());
     } else {
       const Config* found = nullptr;
       for (const Config& c : configs) {
         if (!std::strcmp(c.name, argv[i])) found = &c;
       }
       if (!found) {
-        std::fprintf(stderr, "usage: lstm_train [--threads N] [--repeats R] S|M|L...\n");
+        std::fprintf(stderr,
+                     "usage: lstm_train [--threads N] [--repeats R] [--build-info] S|M|L...\n");
         return 2;
       }
       chosen.push_back(found);

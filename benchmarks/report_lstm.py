@@ -11,9 +11,12 @@ CONFIGS = {"S": (1, 100, 16, 32), "M": (32, 50, 128, 256), "L": (64, 100, 512, 5
 
 def main():
     path, rounds = sys.argv[1], sys.argv[2]
-    times = {}
+    times, build = {}, {}
     for line in open(path):
         r = json.loads(line)
+        if r["system"] == "build":
+            build = r
+            continue
         times.setdefault((r["system"], r["config"], r["threads"]), []).extend(r["times_ms"])
     model = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"],
                            capture_output=True, text=True).stdout.strip()
@@ -23,6 +26,10 @@ def main():
           "measured steps)." % (rounds, rounds))
     print("Machine: %s, %s, %d logical CPUs; PyTorch from Debian's python3-torch.\n" % (
         model or platform.processor(), platform.platform(), __import__("os").cpu_count()))
+    avx512 = " avx512f" in open("/proc/cpuinfo").read()
+    print("CPU kind: %s. tapeloop's kernels built for %s; BLAS: %s.\n" % (
+        "AVX-512" if avx512 else "AVX2 + FMA only (no AVX-512)", build.get("kernel_isa", "?"),
+        build.get("blas", "?")))
     print("A training step (shared/BENCHMARKS.md): forward over the whole sequence, MSE of all "
           "outputs against a fixed random target, backward to every parameter and the input; "
           "one layer, unidirectional, float32. GFLOP/s counts 3 x 2·B·T·4H·(I+H).\n")

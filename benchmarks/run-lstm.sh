@@ -14,6 +14,7 @@ dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "ok installed" 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON >/dev/null
 cmake --build build -j "$(nproc)" --target lstm_train tapeloop_bench >/dev/null
 RESULTS=$(mktemp)
+./build/benchmarks/lstm_train --build-info | sed 's/^{/{"system": "build", /' >>"$RESULTS"
 for round in $(seq "$ROUNDS"); do
   # The machine's sgemm peak in this round: the yardstick for GFLOP/s.
   ./build/benchmarks/tapeloop_bench --benchmark_filter='machine/sgemm' --benchmark_min_time=0.1 \

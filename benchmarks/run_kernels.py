@@ -48,9 +48,15 @@ def run_measured(cmd):
     return max(0.0, ((busy_ticks() - ticks0) / hz - ours) / wall)
 
 
+BUILD = {}  # the "context" of tapeloop_bench's JSON: its kernels' ISA and the BLAS core
+
+
 def load(path):
     with open(path) as f:
         data = json.load(f)
+    for key in ("tapeloop_kernels", "blas"):
+        if key in data.get("context", {}):
+            BUILD[key] = data["context"][key]
     out = {}
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate":
@@ -72,7 +78,14 @@ def machine():
             f"{get('CPU(s)')} cores, {get('Thread(s) per core')} thread per core, "
             f"hypervisor {get('Hypervisor vendor')}",
             f"Caches: L1d {get('L1d cache')}, L2 {get('L2 cache')}, L3 {get('L3 cache')}",
-            f"Kernel: {platform.release()}; packages: " + ", ".join(versions)]
+            f"Kernel: {platform.release()}; packages: " + ", ".join(versions),
+            f"AVX-512: {avx512()}; tapeloop's kernels built for "
+            f"{BUILD.get('tapeloop_kernels', '?')}; BLAS: {BUILD.get('blas', '?')}"]
+
+
+def avx512():
+    with open("/proc/cpuinfo") as f:
+        return "yes" if " avx512f" in f.read() else "no (AVX2 + FMA only)"
 
 
 def med(rounds, name):

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tapeloop/ops/arithmetic.hpp"
+#include "tapeloop/ops/build_info.hpp"
 #include "tapeloop/ops/dropout.hpp"
 #include "tapeloop/ops/index.hpp"
 #include "tapeloop/ops/linear.hpp"
