@@ -2,16 +2,20 @@
 # Installs the dependencies, builds tapeloop and runs every test suite.
 #   bash scripts/run-tests.sh             Release build in build/ (-march=native)
 #   bash scripts/run-tests.sh --sanitize  ASan + UBSan build in build-sanitize/ (no models)
+#   bash scripts/run-tests.sh --portable  Release build for x86-64-v3 in build-portable/
+#   bash scripts/run-tests.sh --simd512   Release build, 512-bit kernels, in build-simd512/
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-sanitize=0
+mode=native
 for arg in "$@"; do
   case "$arg" in
-    --sanitize) sanitize=1 ;;
-    -h|--help) sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --sanitize) mode=sanitize ;;
+    --portable) mode=portable ;;
+    --simd512) mode=simd512 ;;
+    -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-tests: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -21,18 +25,37 @@ bash scripts/install-deps.sh
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 JOBS=$(nproc)
 
-if [ "$sanitize" -eq 1 ]; then
-  BUILD=build-sanitize
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPELOOP_SANITIZE=ON -DTAPELOOP_BUILD_TESTS=ON \
-    -DTAPELOOP_BUILD_MAIN=OFF
-  # LeakSanitizer runs too: it works here, including under chroot.
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-else
-  BUILD=build
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_SANITIZE=OFF \
-    -DTAPELOOP_BUILD_TESTS=ON -DTAPELOOP_BUILD_MAIN=ON
-fi
+COMMON=(-DTAPELOOP_BUILD_TESTS=ON)
+case "$mode" in
+  sanitize)
+    BUILD=build-sanitize
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPELOOP_SANITIZE=ON "${COMMON[@]}" \
+      -DTAPELOOP_BUILD_MAIN=OFF
+    # LeakSanitizer runs too: it works here, including under chroot.
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    ;;
+  portable)
+    # What a packaged library runs: x86-64-v3 (AVX2 + FMA), whatever this CPU has beyond it.
+    BUILD=build-portable
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=OFF -DTAPELOOP_ARCH=x86-64-v3 \
+      -DTAPELOOP_SANITIZE=OFF "${COMMON[@]}" -DTAPELOOP_BUILD_MAIN=OFF
+    ;;
+  simd512)
+    if ! grep -qw avx512f /proc/cpuinfo; then
+      echo "run-tests: --simd512 needs a CPU with AVX-512 (none here)" >&2
+      exit 2
+    fi
+    BUILD=build-simd512
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_SIMD_WIDTH=512 \
+      -DTAPELOOP_SANITIZE=OFF "${COMMON[@]}" -DTAPELOOP_BUILD_MAIN=OFF
+    ;;
+  *)
+    BUILD=build
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_SIMD_WIDTH=256 \
+      -DTAPELOOP_SANITIZE=OFF "${COMMON[@]}" -DTAPELOOP_BUILD_MAIN=ON
+    ;;
+esac
 
 cmake --build "$BUILD" -j "$JOBS"
 cd "$BUILD"
