@@ -3,9 +3,11 @@
 #include <cblas.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench_common.hpp"
+#include "gemm.hpp"
 #include "tapeloop/tapeloop.hpp"
 #include "tapeloop/threading.hpp"
 
@@ -101,9 +103,48 @@ void cblas(benchmark::State& state, GemmShape s, bool backward, int threads) {
   flops(state, (backward ? 6.0 : 2.0) * s.m * s.n * s.k);
 }
 
+// The products that run on tapeloop's own kernel (at most 100^3 multiply-adds), in each layout
+// the operators use (NN forward of matmul, NT forward of linear and dA, TN the weight
+// gradients), against one single-threaded cblas_sgemm call of the same product.
+struct SmallShape {
+  const char* name;
+  int m, n, k;
+};
+const SmallShape small_shapes[] = {
+    {"1x128x32", 1, 128, 32},     {"1x32x128", 1, 32, 128},       {"4x256x256", 4, 256, 256},
+    {"16x1024x61", 16, 1024, 61}, {"32x128x100", 32, 128, 100},   {"100x128x16", 100, 128, 16},
+    {"64x64x64", 64, 64, 64},     {"100x100x100", 100, 100, 100},
+};
+
+void small_product(benchmark::State& state, SmallShape s, bool ta, bool tb, bool blas) {
+  set_num_threads(1);
+  std::vector<float> a(static_cast<std::size_t>(s.m) * s.k, 0.5f);
+  std::vector<float> b(static_cast<std::size_t>(s.k) * s.n, 0.25f);
+  std::vector<float> c(static_cast<std::size_t>(s.m) * s.n, 0.0f);
+  for (auto _ : state) {
+    if (blas) {
+      detail::gemm_block(ta, tb, s.m, s.n, s.k, a.data(), b.data(), 1.0f, c.data(), 0, s.m, 0, s.n);
+    } else {
+      detail::gemm(ta, tb, s.m, s.n, s.k, a.data(), b.data(), 1.0f, c.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  flops(state, 2.0 * s.m * s.n * s.k);
+}
+
 }  // namespace
 
 void register_gemm_benchmarks() {
+  for (const SmallShape& s : small_shapes) {
+    for (auto [layout, ta, tb] : {std::tuple{"NN", false, false}, std::tuple{"NT", false, true},
+                                  std::tuple{"TN", true, false}}) {
+      for (bool blas : {false, true}) {
+        register_benchmark(
+            bench_name(blas ? "gemm/small/cblas" : "gemm/small/tapeloop", layout, s.name, 0, 1),
+            [=](benchmark::State& st) { small_product(st, s, ta, tb, blas); });
+      }
+    }
+  }
   for (const GemmShape& s : shapes) {
     register_benchmark(bench_name("gemm/seed", "fwdbwd", s.name, 0, 1),
                        [=](benchmark::State& st) { seeding(st, s); });
