@@ -2,11 +2,20 @@
 // backpropagation through time on the tape; prints the loss falling and the accuracy rising.
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "tapeloop/models/binary_addition.hpp"
+#include "tapeloop/ops/build_info.hpp"
 
 int main() {
   using namespace tapeloop::models;
+  if (const std::string missing = tapeloop::missing_cpu_features(); !missing.empty()) {
+    std::fprintf(stderr,
+                 "tapeloop-main: built for a CPU with %s, which this one lacks; rebuild it here "
+                 "or with -DTAPELOOP_NATIVE=OFF (docs/kernels.md)\n",
+                 missing.c_str());
+    return EXIT_FAILURE;
+  }
   BinaryAdditionConfig config;
   std::printf(
       "Binary addition RNN (lecture 7c): %d logistic hidden units, %d-bit numbers, batch %d\n"

@@ -23,26 +23,37 @@ std::string kernel_isa() {
 #if defined(__x86_64__)
 __attribute__((target("arch=x86-64")))
 #endif
-bool kernel_isa_supported() {
+std::string
+missing_cpu_features() {
+  std::string missing;
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-#if defined(__AVX512F__)
-  if (!__builtin_cpu_supports("avx512f")) return false;
-#endif
-#if defined(__AVX512VL__)
-  if (!__builtin_cpu_supports("avx512vl")) return false;
-#endif
-#if defined(__AVX512BW__)
-  if (!__builtin_cpu_supports("avx512bw")) return false;
+  auto need = [&](bool has, const char* name) {
+    if (!has) missing += missing.empty() ? name : std::string(" ") + name;
+  };
+#if defined(__AVX__)
+  need(__builtin_cpu_supports("avx"), "avx");
 #endif
 #if defined(__AVX2__)
-  if (!__builtin_cpu_supports("avx2")) return false;
+  need(__builtin_cpu_supports("avx2"), "avx2");
 #endif
 #if defined(__FMA__)
-  if (!__builtin_cpu_supports("fma")) return false;
+  need(__builtin_cpu_supports("fma"), "fma");
+#endif
+#if defined(__AVX512F__)
+  need(__builtin_cpu_supports("avx512f"), "avx512f");
+#endif
+#if defined(__AVX512VL__)
+  need(__builtin_cpu_supports("avx512vl"), "avx512vl");
+#endif
+#if defined(__AVX512BW__)
+  need(__builtin_cpu_supports("avx512bw"), "avx512bw");
+#endif
+#if defined(__AVX512DQ__)
+  need(__builtin_cpu_supports("avx512dq"), "avx512dq");
 #endif
 #endif
-  return true;
+  return missing;
 }
 
 std::string blas_info() {

@@ -9,9 +9,11 @@ namespace tapeloop {
 /// The instruction set the kernels were compiled for and their width, e.g. "avx2+fma, 256-bit".
 std::string kernel_isa();
 
-/// Whether this CPU can run the kernels (false only when the library was built for a newer
-/// instruction set than the CPU has; calling an operator would then stop with SIGILL).
-bool kernel_isa_supported();
+/// The instruction-set extensions this build was compiled for and this CPU lacks, e.g.
+/// "avx512f avx512vl" for a native build from an AVX-512 machine run on an AVX2 one; empty when
+/// the CPU runs the build. Check it before the first operator: a missing extension would
+/// otherwise stop the program with SIGILL.
+std::string missing_cpu_features();
 
 /// The BLAS behind large matrix products and its kernel set for this CPU, e.g.
 /// "OpenBLAS 0.3.21, Haswell kernels" (OpenBLAS picks them at run time: openblas_get_corename).
