@@ -345,4 +345,40 @@ BOOST_AUTO_TEST_CASE(parallel_kernels_do_not_allocate) {
   set_num_threads(before);
 }
 
+BOOST_AUTO_TEST_CASE(matrix_products_on_every_path_do_not_allocate) {
+  // Products on tapeloop's own kernel (up to 100^3 multiply-adds, in one piece and split over
+  // threads) and on the BLAS (in one call and in blocks), in all three layouts (matmul's
+  // forward, the A- and B-gradients; linear's forward reads W transposed): on AVX-512 CPUs
+  // OpenBLAS's small-matrix kernels allocate on every call, so none may ever reach them.
+  const int before = num_threads();
+  Generator rng(6);
+  const std::int64_t shapes[][3] = {{1, 128, 32}, {64, 96, 128}, {128, 96, 160}, {256, 256, 128}};
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& s : shapes) {
+      BOOST_TEST_CONTEXT(threads << " threads, " << s[0] << "x" << s[1] << "x" << s[2]) {
+        Parameter<float> a(Tensor<float>::normal({s[0], s[2]}, 0.0f, 1.0f, rng));
+        Parameter<float> b(Tensor<float>::normal({s[2], s[1]}, 0.0f, 1.0f, rng));
+        Parameter<float> w(Tensor<float>::normal({s[1], s[2]}, 0.0f, 1.0f, rng));
+        Tape<float> tape;
+        auto step = [&] {
+          tape.clear();
+          a.zero_grad();
+          b.zero_grad();
+          w.zero_grad();
+          Var<float> y = matmul(a.var(tape), b.var(tape)) + linear(a.var(tape), w.var(tape));
+          tape.backward(sum(y));
+        };
+        for (int i = 0; i < 3; ++i) step();
+        allocations = 0;
+        counting = true;
+        for (int i = 0; i < 10; ++i) step();
+        counting = false;
+        BOOST_TEST(allocations.load() == 0);
+      }
+    }
+  }
+  set_num_threads(before);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
