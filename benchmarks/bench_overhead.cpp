@@ -1,10 +1,11 @@
 // Per-op overhead: a chain of 10,000 operators on a one-element tensor, recorded and
 // backpropagated, per op — the bookkeeping cost that dominates small recurrent nets (config S).
-// The "floor" chain makes nodes directly with a one-line scalar backward rule: what the tape
-// itself costs per operator, whatever the operator does.
+// The "floor" chain records a rule that copies one number forward and adds one back: what the
+// tape and record() cost per operator, whatever the operator does.
 #include <string>
 
 #include "bench_common.hpp"
+#include "tapeloop/rule.hpp"
 #include "tapeloop/tapeloop.hpp"
 
 namespace tapeloop::bench {
@@ -13,6 +14,15 @@ namespace {
 constexpr int chain = 10000;
 
 enum class Chain { mul, tanh, floor };
+
+// The least an operator can do: copy one number forward and add one back.
+struct FloorRule {
+  static constexpr const char* name = "floor";
+  static constexpr bool no_tangent = true;
+  Shape check(InputShapes s) const { return s[0]; }
+  void forward(ForwardContext<float>& c) const { c.out()[0] = c.in(0)[0]; }
+  void backward(BackwardContext<float>& c) const { c.grad(0)[0] += c.grad_out()[0]; }
+};
 
 void op_chain(benchmark::State& state, Chain kind, bool backward) {
   set_num_threads(1);
@@ -31,12 +41,7 @@ void op_chain(benchmark::State& state, Chain kind, bool backward) {
       } else if (kind == Chain::tanh) {
         y = tanh(y);
       } else {
-        const Var<float> in = y;
-        y = tape.make_node("floor", Shape{1}, {in, wv});
-        tape.mutable_value(y)[0] = in.value().data[0];
-        Tape<float>* t = &tape;
-        const Var<float> out = y;
-        tape.set_backward(y, [=] { t->grad_of(in.index())[0] += t->grad_of(out.index())[0]; });
+        y = record(FloorRule{}, y, wv);
       }
     }
     if (backward) tape.backward(y);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "support/check.hpp"
+#include "tapeloop/rule.hpp"
 
 using namespace tapeloop;
 using tapeloop::testing::random_tensor;
@@ -14,20 +15,29 @@ enum class Bug { none, wrong_derivative, assigns, writes_frozen_input, skips_las
 
 // softplus(a) * b written the way a user writes an operator, optionally with one bug.
 template <class T>
-Var<T> softplus_times(const Var<T>& a, const Var<T>& b, Bug bug) {
-  Tape<T>& tape = a.tape();
-  if (a.shape() != b.shape()) throw ShapeError("softplus_times: shapes differ");
-  Var<T> out = tape.make_node("softplus_times", a.shape(), {a, b});
-  const T* pa = a.value().data;
-  const T* pb = b.value().data;
-  T* py = tape.mutable_value(out);
-  const std::int64_t n = a.numel() - (bug == Bug::skips_last_output ? 1 : 0);
-  for (std::int64_t i = 0; i < n; ++i) py[i] = std::log1p(std::exp(pa[i])) * pb[i];
-  tape.set_backward(out, [=] {
-    const T* g = out.grad().data;
-    const std::int64_t m = a.numel();
-    if (a.requires_grad()) {
-      T* ga = a.grad().data;
+struct SoftplusTimes {
+  static constexpr const char* name = "softplus_times";
+  static constexpr bool no_tangent = true;
+  Bug bug;
+  Var<T> b;  // only for the bug that writes the gradient of b although b needs none
+
+  Shape check(InputShapes s) const {
+    if (s[0] != s[1]) throw ShapeError("softplus_times: shapes differ");
+    return s[0];
+  }
+  void forward(ForwardContext<T>& c) const {
+    const T* pa = c.in(0);
+    const T* pb = c.in(1);
+    T* py = c.out();
+    const std::int64_t n = c.out_shape().numel() - (bug == Bug::skips_last_output ? 1 : 0);
+    for (std::int64_t i = 0; i < n; ++i) py[i] = std::log1p(std::exp(pa[i])) * pb[i];
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T* g = c.grad_out();
+    const T* pa = c.in(0);
+    const T* pb = c.in(1);
+    const std::int64_t m = c.out_shape().numel();
+    if (T* ga = c.grad(0)) {
       for (std::int64_t i = 0; i < m; ++i) {
         const T sig = T(1) / (T(1) + std::exp(-pa[i]));
         const T d = g[i] * pb[i] * (bug == Bug::wrong_derivative ? sig * T(1.01) : sig);
@@ -38,12 +48,17 @@ Var<T> softplus_times(const Var<T>& a, const Var<T>& b, Bug bug) {
         }
       }
     }
-    if (b.requires_grad() || bug == Bug::writes_frozen_input) {
-      T* gb = b.grad().data;
+    T* gb = c.grad(1);
+    if (!gb && bug == Bug::writes_frozen_input) gb = b.grad().data;
+    if (gb) {
       for (std::int64_t i = 0; i < m; ++i) gb[i] += g[i] * std::log1p(std::exp(pa[i]));
     }
-  });
-  return out;
+  }
+};
+
+template <class T>
+Var<T> softplus_times(const Var<T>& a, const Var<T>& b, Bug bug) {
+  return record(SoftplusTimes<T>{.bug = bug, .b = b}, a, b);
 }
 
 GradcheckResult check(Bug bug, const Shape& shape = {2, 3}) {

@@ -78,14 +78,10 @@ struct Mismatches {
 template <class T>
 void unary_tails(Mismatches& bad) {
   using kernels::Unary;
-  const Unary all[] = {Unary::neg,         Unary::add_scalar, Unary::mul_scalar, Unary::rsub_scalar,
-                       Unary::rdiv_scalar, Unary::exp,        Unary::log,        Unary::sqrt,
-                       Unary::abs,         Unary::tanh,       Unary::sigmoid,    Unary::relu,
-                       Unary::clamp};
   const T p0 = T(-0.5), p1 = T(0.75);
   const std::int64_t w = wide_length<T>();
   for (std::int64_t n = 1; n <= longest<T>(); ++n) {
-    for (Unary f : all) {
+    for (Unary f : kernels::all_unary) {
       const bool positive = f == Unary::log || f == Unary::sqrt || f == Unary::rdiv_scalar;
       Guarded<T> x(n, 10 + n, positive ? 0.1 : -3, 3), g(n, 20 + n), y(n, 30 + n), gx(n, 40 + n);
       Guarded<T> xw = widen(x, w, 1), gw = widen(g, w, 2), yw(w, 3), gxw = widen(gx, w, 4);

@@ -73,6 +73,8 @@ long double ref_forward(Unary f, long double x, long double p0, long double p1) 
       return x + p0;
     case Unary::mul_scalar:
       return x * p0;
+    case Unary::div_scalar:
+      return x / p0;
     case Unary::rsub_scalar:
       return p0 - x;
     case Unary::rdiv_scalar:
@@ -105,6 +107,8 @@ long double ref_derivative(Unary f, long double x, long double p0, long double p
       return 1;
     case Unary::mul_scalar:
       return p0;
+    case Unary::div_scalar:
+      return 1 / p0;
     case Unary::rsub_scalar:
       return -1;
     case Unary::rdiv_scalar:
@@ -129,10 +133,7 @@ long double ref_derivative(Unary f, long double x, long double p0, long double p
   return 0;
 }
 
-const Unary all_unary[] = {
-    Unary::neg,     Unary::add_scalar, Unary::mul_scalar, Unary::rsub_scalar, Unary::rdiv_scalar,
-    Unary::exp,     Unary::log,        Unary::sqrt,       Unary::abs,         Unary::tanh,
-    Unary::sigmoid, Unary::relu,       Unary::clamp};
+using kernels::all_unary;
 
 // Forward and backward of f on n elements against the reference; returns (y, gx) for the
 // thread-count comparisons.

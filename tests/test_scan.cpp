@@ -15,20 +15,22 @@ constexpr std::int64_t T_ = 6, B = 3, I = 4, H = 5;
 // An Elman RNN cell from generic ops: h' = tanh(x W + h U + b).
 struct RnnCell {
   template <class V>
-  State<V> operator()(std::span<const Var<V>> w, const State<V>& s, const Var<V>& x) const {
-    return {tanh(matmul(x, w[0]) + matmul(s[0], w[1]) + w[2])};
+  StepResult<V> operator()(std::span<const Var<V>> w, const State<V>& s, const Var<V>& x) const {
+    const Var<V> h = tanh(matmul(x, w[0]) + matmul(s[0], w[1]) + w[2]);
+    return {State<V>{h}, h};
   }
 };
 
 // An LSTM cell from generic ops, state {h, c}: checks that multi-part states work.
 struct LstmCell {
   template <class V>
-  State<V> operator()(std::span<const Var<V>> w, const State<V>& s, const Var<V>& x) const {
+  StepResult<V> operator()(std::span<const Var<V>> w, const State<V>& s, const Var<V>& x) const {
     Var<V> gates = matmul(x, w[0]) + matmul(s[0], w[1]) + w[2];  // [B, 4H]
     Var<V> i = sigmoid(narrow(gates, 1, 0, H)), f = sigmoid(narrow(gates, 1, H, H));
     Var<V> g = tanh(narrow(gates, 1, 2 * H, H)), o = sigmoid(narrow(gates, 1, 3 * H, H));
     Var<V> c = f * s[1] + i * g;
-    return {o * tanh(c), c};
+    Var<V> h = o * tanh(c);
+    return {State<V>{h, c}, h};
   }
 };
 
@@ -65,7 +67,9 @@ void expect_identical(const Run& a, const Run& b) {
 
 // Runs an RNN (lstm = false) or LSTM over the fixture either with scan or by hand, with the
 // loss sum((outputs - target)^2) + sum(final h) (+ sum(final c)).
-Run run(const Fixture& f, bool lstm, bool use_scan, const ScanOptions& options) {
+// checkpoint > 0 runs checkpointed_scan with segments of that many steps.
+Run run(const Fixture& f, bool lstm, bool use_scan, const ScanOptions& options,
+        int checkpoint = 0) {
   Tape<double> tape;
   Var<double> xs = tape.input(f.xs.ref(), true);
   Var<double> h0 = tape.input(f.h0.ref(), true);
@@ -78,8 +82,12 @@ Run run(const Fixture& f, bool lstm, bool use_scan, const ScanOptions& options) 
   Var<double> outputs;
   State<double> final_state;
   if (use_scan) {
-    ScanResult<double> r = lstm ? scan(tape, LstmCell{}, xs, state0, weights, options)
-                                : scan(tape, RnnCell{}, xs, state0, weights, options);
+    auto unroll = [&](auto cell) {
+      return checkpoint > 0
+                 ? checkpointed_scan(tape, cell, xs, state0, weights, checkpoint, options)
+                 : scan(tape, cell, xs, state0, weights, options);
+    };
+    ScanResult<double> r = lstm ? unroll(LstmCell{}) : unroll(RnnCell{});
     outputs = r.outputs;
     final_state = r.state;
   } else {
@@ -91,19 +99,19 @@ Run run(const Fixture& f, bool lstm, bool use_scan, const ScanOptions& options) 
         for (int i = 0; i < s.size(); ++i) s[i] = detach(s[i]);
       }
       const std::int64_t t = options.reverse ? T_ - 1 - k : k;
-      State<double> next =
+      StepResult<double> next =
           lstm ? LstmCell{}(std::span<const Var<double>>(weights), s, select(xs, 0, t))
                : RnnCell{}(std::span<const Var<double>>(weights), s, select(xs, 0, t));
       if (!options.lengths.empty()) {
         Tensor<double> m({B, 1});
         for (std::int64_t bb = 0; bb < B; ++bb) m[bb] = t < options.lengths[bb] ? 1.0 : 0.0;
         Var<double> mask = tape.constant(m.ref());
-        outs[t] = next[0] * mask;
-        for (int i = 0; i < s.size(); ++i) next[i] = where(mask, next[i], s[i]);
+        for (int i = 0; i < s.size(); ++i) next.state[i] = where(mask, next.state[i], s[i]);
+        outs[t] = next.y * mask;
       } else {
-        outs[t] = next[0];
+        outs[t] = next.y;
       }
-      s = next;
+      s = next.state;
     }
     outputs = stack(outs, 0);
     final_state = s;
@@ -236,11 +244,9 @@ BOOST_AUTO_TEST_CASE(checkpointed_scan_equals_full_bptt) {
           ScanOptions full;
           full.reverse = reverse;
           if (with_lengths) full.lengths = lengths;
-          ScanOptions ck = full;
-          ck.checkpoint = k;
           BOOST_TEST_CONTEXT("checkpoint " << k << " lstm " << lstm << " reverse " << reverse
                                            << " lengths " << with_lengths) {
-            expect_identical(run(f, lstm, true, ck), run(f, lstm, true, full));
+            expect_identical(run(f, lstm, true, full, k), run(f, lstm, true, full));
           }
         }
       }
@@ -265,15 +271,17 @@ BOOST_AUTO_TEST_CASE(checkpointing_cuts_activation_memory) {
     Var<float> h0 = tape.constant(Tensor<float>::zeros({batch, H}).ref());
     const std::size_t inputs = tape.arena().bytes_in_use();
     ScanOptions o;
-    o.checkpoint = checkpoint;
     o.collect_outputs = false;
     w.zero_grad();
-    ScanResult<float> r = scan(tape, LstmCell{}, xs, State<float>{h0, h0},
-                               {w.var(tape), u.var(tape), b.var(tape)}, o);
+    const State<float> state0{h0, h0};
+    const Var<float> weights[] = {w.var(tape), u.var(tape), b.var(tape)};
+    ScanResult<float> r =
+        checkpoint > 0 ? checkpointed_scan(tape, LstmCell{}, xs, state0, weights, checkpoint, o)
+                       : scan(tape, LstmCell{}, xs, state0, weights, o);
     tape.backward(sum(r.state[0]));
     *grad = w.grad();
     std::size_t bytes = tape.arena().peak_bytes() - inputs;
-    if (checkpoint > 0) bytes += tape.recompute_tape().arena().peak_bytes();
+    if (checkpoint > 0) bytes += tape.recompute_tape_if_made()->arena().peak_bytes();
     return static_cast<double>(bytes);
   };
   Tensor<float> g_full, g_ck;
@@ -308,12 +316,15 @@ BOOST_AUTO_TEST_CASE(gradcheck_through_scan) {
       ScanOptions o;
       o.reverse = mode == 1;
       if (mode == 2) o.lengths = lengths;
-      if (mode == 3) o.checkpoint = 2;
+      const int checkpoint = mode == 3 ? 2 : 0;
       BOOST_TEST_CONTEXT("T " << steps << " mode " << mode) {
         TAPELOOP_CHECK_GRADCHECK(
-            [o](Tape<double>& tape, const std::vector<Var<double>>& x) {
-              ScanResult<double> r =
-                  scan(tape, RnnCell{}, x[0], State<double>{x[1]}, {x[2], x[3], x[4]}, o);
+            [o, checkpoint](Tape<double>& tape, const std::vector<Var<double>>& x) {
+              const State<double> state0{x[1]};
+              const Var<double> w[] = {x[2], x[3], x[4]};
+              ScanResult<double> r = checkpoint > 0 ? checkpointed_scan(tape, RnnCell{}, x[0],
+                                                                        state0, w, checkpoint, o)
+                                                    : scan(tape, RnnCell{}, x[0], state0, w, o);
               return r.outputs * 0.5 + stack({r.state[0]}, 0);
             },
             in);
@@ -333,13 +344,92 @@ BOOST_AUTO_TEST_CASE(float_scan_matches_double) {
       in);
 }
 
+BOOST_AUTO_TEST_CASE(the_step_output_is_any_var_or_none) {
+  // y_t = 2 h_t summed over the hidden axis: [B] per step, not the state.
+  Tape<double> tape;
+  Fixture f;
+  Var<double> xs = tape.input(f.xs.ref(), true);
+  Var<double> h0 = tape.input(f.h0.ref());
+  const Var<double> w[] = {tape.input(f.w.ref(), true), tape.input(f.u.ref(), true),
+                           tape.input(f.b.ref(), true)};
+  auto reduced = [](std::span<const Var<double>> w, const State<double>& s,
+                    const Var<double>& x) -> StepResult<double> {
+    const Var<double> h = tanh(matmul(x, w[0]) + matmul(s[0], w[1]) + w[2]);
+    return {State<double>{h}, sum(h, 1) * 2.0};
+  };
+  ScanResult<double> r = scan(tape, reduced, xs, State<double>{h0}, w);
+  ScanResult<double> plain = scan(tape, RnnCell{}, xs, State<double>{h0}, w);
+  BOOST_TEST(r.outputs.shape() == (Shape{T_, B}));
+  const Tensor<double> expected = (sum(plain.outputs, 2) * 2.0).to_tensor();
+  const Tensor<double> got = r.outputs.to_tensor();
+  for (std::int64_t i = 0; i < got.numel(); ++i) BOOST_TEST(got[i] == expected[i]);
+  // No y at all: outputs stay empty and the final state is the same.
+  auto silent = [](std::span<const Var<double>> w, const State<double>& s,
+                   const Var<double>& x) -> StepResult<double> {
+    return {State<double>{tanh(matmul(x, w[0]) + matmul(s[0], w[1]) + w[2])}, {}};
+  };
+  ScanResult<double> none = scan(tape, silent, xs, State<double>{h0}, w);
+  BOOST_TEST(none.outputs.empty());
+  const Tensor<double> a = none.state[0].to_tensor(), b = plain.state[0].to_tensor();
+  for (std::int64_t i = 0; i < a.numel(); ++i) BOOST_TEST(a[i] == b[i]);
+  ScanResult<double> none_ck = checkpointed_scan(tape, silent, xs, State<double>{h0}, w, 2);
+  BOOST_TEST(none_ck.outputs.empty());
+  const Tensor<double> c = none_ck.state[0].to_tensor();
+  for (std::int64_t i = 0; i < c.numel(); ++i) BOOST_TEST(c[i] == b[i]);
+}
+
+BOOST_AUTO_TEST_CASE(a_state_of_many_parts) {
+  // Three stacked LSTM layers carry six parts (h, c per layer): beyond the old limit of four.
+  Tape<double> tape;
+  Fixture f;
+  Var<double> xs = tape.input(f.xs.ref(), true);
+  const Tensor<double> w4h = random_tensor({H, 4 * H}, 31);
+  const Var<double> w[] = {tape.input(f.w4.ref(), true), tape.input(f.u4.ref(), true),
+                           tape.input(f.b4.ref(), true), tape.input(w4h.ref(), true)};
+  auto stacked = [](std::span<const Var<double>> w, const State<double>& s,
+                    const Var<double>& x) -> StepResult<double> {
+    State<double> next;
+    Var<double> in = x;
+    for (int layer = 0; layer < 3; ++layer) {
+      const Var<double> layer_w[] = {layer == 0 ? w[0] : w[3], w[1], w[2]};
+      StepResult<double> r = LstmCell{}(std::span<const Var<double>>(layer_w),
+                                        State<double>{s[2 * layer], s[2 * layer + 1]}, in);
+      next.push_back(r.state[0]);
+      next.push_back(r.state[1]);
+      in = r.y;
+    }
+    return {next, in};
+  };
+  Var<double> z = tape.zeros({B, H});
+  const State<double> state0{z, z, z, z, z, z};
+  ScanResult<double> r = scan(tape, stacked, xs, state0, w);
+  BOOST_TEST(r.state.size() == 6);
+  BOOST_TEST(r.outputs.shape() == (Shape{T_, B, H}));
+  tape.backward(sum(r.outputs));
+  BOOST_TEST(w[3].grad()[0] != 0.0);
+  State<double> full;
+  for (int i = 0; i < State<double>::max_parts; ++i) full.push_back(z);
+  TAPELOOP_CHECK_THROW_MESSAGE(full.push_back(z), ValueError, "State: more than 16 parts");
+}
+
+// The cell contract is checked at compile time.
+struct ReturnsState {
+  State<float> operator()(std::span<const Var<float>>, const State<float>& s,
+                          const Var<float>&) const {
+    return s;
+  }
+};
+static_assert(ScanCell<RnnCell, double>);
+static_assert(!ScanCell<ReturnsState, float>, "a cell returns (state, y), not a State");
+
 BOOST_AUTO_TEST_CASE(errors_name_scan_and_the_shapes) {
   Tape<float> tape;
   Var<float> xs = tape.constant(Tensor<float>::zeros({4, 2, 3}).ref());
   Var<float> h0 = tape.constant(Tensor<float>::zeros({2, 5}).ref());
   Var<float> w = tape.constant(Tensor<float>::zeros({3, 6}).ref());
-  auto grows = [](std::span<const Var<float>> weights, const State<float>&, const Var<float>& x) {
-    return State<float>{matmul(x, weights[0])};
+  auto grows = [](std::span<const Var<float>> weights, const State<float>&,
+                  const Var<float>& x) -> StepResult<float> {
+    return {State<float>{matmul(x, weights[0])}, {}};
   };
   TAPELOOP_CHECK_THROW_MESSAGE(
       scan(tape, grows, xs, State<float>{h0}, {w}), ShapeError,
@@ -347,30 +437,57 @@ BOOST_AUTO_TEST_CASE(errors_name_scan_and_the_shapes) {
   const std::int64_t three[3] = {1, 2, 3};
   ScanOptions o;
   o.lengths = three;
-  auto keep = [](std::span<const Var<float>>, const State<float>& s, const Var<float>&) {
-    return s;
+  auto keep = [](std::span<const Var<float>>, const State<float>& s,
+                 const Var<float>&) -> StepResult<float> {
+    return {s, s[0]};
   };
   TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, keep, xs, State<float>{h0}, {}, o), ShapeError,
-                               "scan: 3 lengths for a batch of 2");
+                               "scan: 3 lengths for a batch of 2 (xs [4,2,3])");
   const std::int64_t too_long[2] = {1, 5};
   o.lengths = too_long;
   TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, keep, xs, State<float>{h0}, {}, o), ValueError,
-                               "scan: length 5 of sequence 1 is outside [0, 4]");
-  ScanOptions both;
-  both.truncate = 2;
-  both.checkpoint = 2;
-  TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, keep, xs, State<float>{h0}, {}, both), ValueError,
-                               "truncate and checkpoint cannot be combined");
+                               "scan: length 5 of sequence 1 is outside [0, 4] (xs [4,2,3])");
+  ScanOptions truncated;
+  truncated.truncate = 2;
+  TAPELOOP_CHECK_THROW_MESSAGE(
+      checkpointed_scan(tape, keep, xs, State<float>{h0}, {}, 2, truncated), ValueError,
+      "checkpointed_scan: checkpoint 2 and truncate 2: neither may be negative, nor both set");
+  TAPELOOP_CHECK_THROW_MESSAGE(checkpointed_scan(tape, keep, xs, State<float>{h0}, {}, 0),
+                               ValueError, "checkpointed_scan: segment 0 is not positive");
   Var<float> bad_h0 = tape.constant(Tensor<float>::zeros({3, 5}).ref());
-  TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, keep, xs, State<float>{bad_h0}, {}), ShapeError,
-                               "does not start with the batch size 2 of xs [4,2,3]");
-  std::vector<int> not_trivial = {1};
-  auto heavy = [not_trivial](std::span<const Var<float>>, const State<float>& s,
-                             const Var<float>&) { return s; };
-  ScanOptions ck;
-  ck.checkpoint = 2;
-  TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, heavy, xs, State<float>{h0}, {}, ck), ValueError,
-                               "checkpoint needs a trivially copyable cell");
+  const std::int64_t two[2] = {4, 4};
+  o.lengths = two;
+  TAPELOOP_CHECK_THROW_MESSAGE(
+      scan(tape, keep, xs, State<float>{bad_h0}, {}, o), ShapeError,
+      "scan: state part [3,5] does not start with the batch size 2 of xs [4,2,3]");
+  // y_t must keep one shape, be there at every step or at none, and start with the batch when
+  // there are lengths.
+  int calls = 0;
+  auto wavering = [&calls](std::span<const Var<float>>, const State<float>& s,
+                           const Var<float>&) -> StepResult<float> {
+    return {s, calls++ % 2 == 0 ? s[0] : Var<float>{}};
+  };
+  TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, wavering, xs, State<float>{h0}, {}), ShapeError,
+                               "scan: at step 1 the cell returned no y, unlike at the first step");
+  auto growing = [&calls](std::span<const Var<float>>, const State<float>& s,
+                          const Var<float>& x) -> StepResult<float> {
+    return {s, calls++ == 0 ? s[0] : x};
+  };
+  calls = 0;
+  TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, growing, xs, State<float>{h0}, {}), ShapeError,
+                               "scan: at step 1 the cell returned y [2,3], not [2,5]");
+  auto transposed = [](std::span<const Var<float>>, const State<float>& s,
+                       const Var<float>&) -> StepResult<float> {
+    return {s, transpose(s[0], 0, 1)};
+  };
+  TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, transposed, xs, State<float>{h0}, {}, o), ShapeError,
+                               "scan: at step 0 the cell returned y [5,2], which does not start "
+                               "with the batch size 2");
+  const std::size_t before = tape.size();
+  BOOST_CHECK_THROW(
+      scan(tape, keep, tape.constant(Tensor<float>::zeros({4}).ref()), State<float>{h0}, {}),
+      ShapeError);
+  BOOST_TEST(tape.size() == before + 1);  // the constant only: nothing recorded
 }
 
 BOOST_AUTO_TEST_SUITE_END()

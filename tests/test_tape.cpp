@@ -1,6 +1,7 @@
 // The tape's contract: accumulation into parameters, no_grad, detach, seeds, pruning of
 // backward, stale and foreign Vars, repeated backward, clear() keeping memory.
 #include "support/check.hpp"
+#include "tapeloop/rule.hpp"
 
 using namespace tapeloop;
 
@@ -8,20 +9,27 @@ namespace {
 
 // y = x * k with a backward rule that counts its runs: a probe for which rules the sweep runs.
 template <class T>
-Var<T> counting_scale(const Var<T>& x, T k, int* runs) {
-  Tape<T>& tape = x.tape();
-  Var<T> out = tape.make_node("counting_scale", x.shape(), {x});
-  const T* px = x.value().data;
-  T* py = tape.mutable_value(out);
-  for (std::int64_t i = 0; i < x.numel(); ++i) py[i] = px[i] * k;
-  tape.set_backward(out, [=] {
+struct CountingScale {
+  static constexpr const char* name = "counting_scale";
+  static constexpr bool no_tangent = true;
+  T k;
+  int* runs;
+
+  Shape check(InputShapes s) const { return s[0]; }
+  void forward(ForwardContext<T>& c) const {
+    for (std::int64_t i = 0; i < c.out_shape().numel(); ++i) c.out()[i] = c.in(0)[i] * k;
+  }
+  void backward(BackwardContext<T>& c) const {
     ++*runs;
-    if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data;
-    for (std::int64_t i = 0; i < x.numel(); ++i) gx[i] += g[i] * k;
-  });
-  return out;
+    if (T* gx = c.grad(0)) {
+      for (std::int64_t i = 0; i < c.out_shape().numel(); ++i) gx[i] += c.grad_out()[i] * k;
+    }
+  }
+};
+
+template <class T>
+Var<T> counting_scale(const Var<T>& x, T k, int* runs) {
+  return record(CountingScale<T>{.k = k, .runs = runs}, x);
 }
 
 }  // namespace

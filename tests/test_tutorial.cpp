@@ -3,12 +3,9 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <string>
 #include <vector>
 
+#include "support/doc_blocks.hpp"
 #include "tapeloop/tapeloop.hpp"
 
 // ---- tutorial block: cell ----
@@ -21,12 +18,15 @@ using namespace tapeloop;
 //   h' = (1 - f) * h + f * h~
 struct MinimalGatedUnit {
   // weights = {W_f, U_f, b_f, W_h, U_h, b_h}; state = {h}; x: [B, I]
+  // Returns the next state and the step's output y_t, here the new h.
   template <class T>
-  State<T> operator()(std::span<const Var<T>> w, const State<T>& state, const Var<T>& x) const {
+  StepResult<T> operator()(std::span<const Var<T>> w, const State<T>& state,
+                           const Var<T>& x) const {
     const Var<T>& h = state[0];
     Var<T> f = sigmoid(matmul(x, w[0]) + matmul(h, w[1]) + w[2]);
     Var<T> candidate = tanh(matmul(x, w[3]) + matmul(f * h, w[4]) + w[5]);
-    return {(1.0 - f) * h + f * candidate};
+    Var<T> next = (1.0 - f) * h + f * candidate;
+    return {State<T>{next}, next};
   }
 };
 // ---- end of tutorial block ----
@@ -124,37 +124,7 @@ BOOST_AUTO_TEST_CASE(training_remembers_the_first_input) {
 }
 
 BOOST_AUTO_TEST_CASE(tutorial_shows_these_blocks) {
-  auto read = [](const std::filesystem::path& path) {
-    std::ifstream in(path);
-    BOOST_REQUIRE_MESSAGE(in, "cannot open " << path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
-  const std::string self = read(__FILE__);
-  const std::string tutorial =
-      read(std::filesystem::path(__FILE__).parent_path().parent_path() / "docs" / "tutorial.md");
-  // Spelled in two pieces so these lines are not taken for markers themselves.
-  const std::string begin = std::string("// ---- tutorial") + " block: ";
-  const std::string end = std::string("// ---- end of tutorial") + " block ----";
-  int blocks = 0;
-  for (std::size_t at = self.find(begin); at != std::string::npos; at = self.find(begin, at + 1)) {
-    const std::size_t body = self.find('\n', at) + 1;
-    const std::size_t stop = self.rfind('\n', self.find(end, body)) + 1;
-    std::string code = self.substr(body, stop - body);
-    // Remove the indentation of the marker's line from every line of the block.
-    const std::size_t line_start = self.rfind('\n', at) + 1;
-    const std::size_t indent = at - line_start;
-    std::string dedented;
-    std::istringstream lines(code);
-    for (std::string line; std::getline(lines, line);) {
-      dedented += (line.size() >= indent ? line.substr(indent) : line) + "\n";
-    }
-    ++blocks;
-    BOOST_CHECK_MESSAGE(tutorial.find("```cpp\n" + dedented + "```") != std::string::npos,
-                        "docs/tutorial.md is missing this block:\n" << dedented);
-  }
-  BOOST_TEST(blocks == 4);
+  BOOST_TEST(tapeloop::testing::check_doc_blocks(__FILE__, "tutorial.md", "tutorial") == 4);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,8 @@
 // Tape: recording nodes, lazy gradient buffers, and the reverse sweep.
 #include "tapeloop/tape.hpp"
 
+#include "tapeloop/rule.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -179,7 +181,7 @@ void Tape<T>::run_backward(std::uint32_t from) {
   // the sweep reaches i its gradient is complete.
   for (std::int64_t i = from; i >= 0; --i) {
     const Node<T>& n = nodes_[static_cast<std::size_t>(i)];
-    if (n.backward && n.grad) n.backward(n.closure);
+    if (n.rule && n.grad) n.rule->backward(*this, n.closure);
   }
 }
 
@@ -194,7 +196,96 @@ void Tape<T>::zero_grads() {
 }
 
 template <class T>
+void Tape<T>::jvp(std::span<const Var<T>> inputs, std::span<const TensorRef<const T>> directions) {
+  if (inputs.size() != directions.size()) {
+    throw ValueError("jvp: " + std::to_string(inputs.size()) + " inputs but " +
+                     std::to_string(directions.size()) + " directions");
+  }
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    check_live(inputs[k], "jvp");
+    const Node<T>& n = nodes_[inputs[k].index()];
+    if (directions[k].shape != n.shape) {
+      throw ShapeError("jvp: direction of shape " + directions[k].shape.str() +
+                       " for an input of shape " + n.shape.str());
+    }
+    if (!(n.flags & Node<T>::requires_grad)) {
+      throw TapeError("jvp: input " + std::to_string(k) + " (" + n.op + ", shape " + n.shape.str() +
+                      ") does not require a gradient, so no rule was recorded after it");
+    }
+  }
+  // Kept across calls (assign reuses the capacity): steady-state jvp touches no heap.
+  tangents_.assign(nodes_.size(), nullptr);
+  std::size_t first = nodes_.size();
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const std::uint32_t index = inputs[k].index();
+    const std::int64_t count = directions[k].numel();
+    T*& t = tangents_[index];
+    if (!t) {
+      t = scratch(count);
+      std::fill(t, t + count, T(0));
+    }
+    for (std::int64_t i = 0; i < count; ++i) t[i] += directions[k].data[i];  // repeated: summed
+    first = std::min<std::size_t>(first, index);
+  }
+  // Recording order is topological: every input of node i comes before it.
+  for (std::size_t i = first; i < nodes_.size(); ++i) {
+    const Node<T>& n = nodes_[i];
+    if (n.rule && !tangents_[i]) n.rule->tangent(*this, n.closure);
+  }
+}
+
+template <class T>
+T* Tape<T>::tangent_if_any(std::uint32_t index) {
+  if (index >= tangents_.size()) return nullptr;
+  T* t = tangents_[index];
+  if (t) return t;
+  const Node<T>& n = nodes_[index];
+  if (n.flags & Node<T>::grad_alias) {
+    if (T* parent = tangent_if_any(n.alias_parent)) t = tangents_[index] = parent + n.alias_offset;
+  }
+  return t;
+}
+
+template <class T>
+TensorRef<const T> Tape<T>::tangent(const Var<T>& v) {
+  check_live(v, "tangent");
+  const Node<T>& n = nodes_[v.index()];
+  if (const T* t = tangent_if_any(v.index())) return {t, n.shape};
+  T* zero = scratch(n.shape.numel());
+  std::fill(zero, zero + n.shape.numel(), T(0));
+  return {zero, n.shape};
+}
+
+namespace detail {
+
+template <class T>
+bool prepare_tangent(Tape<T>& tape, std::uint32_t out, const std::uint32_t* in, int count) {
+  using Internals = TapeInternals<T>;
+  bool any = false;
+  for (int i = 0; i < count && !any; ++i) any = Internals::tangent_if_any(tape, in[i]) != nullptr;
+  if (!any) return false;
+  // A rule recorded into a window of another node adds into that node's tangent window.
+  if (!Internals::tangent_if_any(tape, out)) Internals::set_zero_tangent(tape, out);
+  return true;
+}
+
+void throw_empty(const char* op) {
+  throw TapeError(std::string(op) + ": empty Var (default-constructed)");
+}
+
+void throw_no_tangent(const char* op) {
+  throw NotImplementedError(std::string("jvp: ") + op +
+                            " has no tangent rule (no forward-mode derivative)");
+}
+
+template bool prepare_tangent(Tape<float>&, std::uint32_t, const std::uint32_t*, int);
+template bool prepare_tangent(Tape<double>&, std::uint32_t, const std::uint32_t*, int);
+
+}  // namespace detail
+
+template <class T>
 void Tape<T>::clear() {
+  tangents_.clear();
   nodes_.clear();
   arena_.reset();
   ++generation_;
@@ -203,7 +294,7 @@ void Tape<T>::clear() {
 
 template <class T>
 Var<T> detach(const Var<T>& x) {
-  return x.tape().make_view("detach", x, 0, x.shape(), false);
+  return record_view("detach", x, 0, x.shape(), false);
 }
 
 template <class T>

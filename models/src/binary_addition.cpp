@@ -43,9 +43,10 @@ namespace {
 
 // One step of the lecture's net: h_t = sigmoid(x_t W_xh + h_{t-1} W_hh + b_h).
 struct LogisticCell {
-  State<float> operator()(std::span<const Var<float>> w, const State<float>& s,
-                          const Var<float>& x) const {
-    return {sigmoid(matmul(x, w[0]) + matmul(s[0], w[1]) + w[2])};
+  StepResult<float> operator()(std::span<const Var<float>> w, const State<float>& s,
+                               const Var<float>& x) const {
+    const Var<float> h = sigmoid(matmul(x, w[0]) + matmul(s[0], w[1]) + w[2]);
+    return {State<float>{h}, h};  // the state, and the step's output to read the sum bit from
   }
 };
 

@@ -2,8 +2,6 @@
 // direction, and the recurrence unrolled by scan with a fused or a generic step.
 #include "tapeloop/models/recurrent.hpp"
 
-#include <new>
-#include <optional>
 #include <sstream>
 #include <string>
 
@@ -16,6 +14,7 @@
 #include "tapeloop/ops/recurrent_linear.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 #include "tapeloop/ops/unary.hpp"
+#include "tapeloop/rule.hpp"
 #include "tapeloop/scan.hpp"
 
 namespace tapeloop::models {
@@ -27,48 +26,69 @@ Var<T> recurrent_product(std::span<const Var<T>> w, const Var<T>& h) {
   return w.size() > 1 ? linear(h, w[0], w[1]) : linear(h, w[0]);
 }
 
-// One time step given xw_t = x_t W_ih^T + b_ih (projected for all steps before the loop).
-// Plain data so that scan can copy it for checkpointed segments and replay it in backward.
-template <class T>
-struct Step {
-  RecurrentMode mode;
-  bool fused;
-  // The fused path's recurrent product over the whole sequence (one weight-gradient GEMM for
-  // all steps); null when scan records segments again in backward, which then use linear.
-  RecurrentLinear<T>* product;
-
-  State<T> operator()(std::span<const Var<T>> w, const State<T>& s, const Var<T>& xw_t) const {
-    if (fused) {
-      const Var<T> gh = product ? (*product)(s[0]) : recurrent_product(w, s[0]);
-      switch (mode) {
-        case RecurrentMode::rnn_tanh:
-          return {rnn_cell_fused(xw_t, gh, RnnActivation::tanh)};
-        case RecurrentMode::rnn_relu:
-          return {rnn_cell_fused(xw_t, gh, RnnActivation::relu)};
-        case RecurrentMode::lstm: {
-          // gi + gh summed inside the cell: no [B,4H] add recorded per step.
-          const LstmState<T> next = lstm_cell_fused(xw_t, gh, s[1]);
-          return {next.h, next.c};
-        }
-        case RecurrentMode::gru:
-          // gh stays apart from gi: r scales all of h W_hn^T + b_hn.
-          return {gru_cell_fused(xw_t, gh, s[0])};
-      }
-    }
-    const Var<T> b_hh = w.size() > 1 ? w[1] : Var<T>{};
+// One time step given xw_t = x_t W_ih^T + b_ih (projected for all steps before the loop), with
+// the recurrent product h W_hh^T + b_hh made by `product`. Emits h as the step's output.
+template <class T, class Product>
+StepResult<T> recurrent_step(RecurrentMode mode, bool fused, Product product,
+                             std::span<const Var<T>> w, const State<T>& s, const Var<T>& xw_t) {
+  auto step = [](const Var<T>& h) { return StepResult<T>{State<T>{h}, h}; };
+  if (fused) {
+    const Var<T> gh = product(s[0]);
     switch (mode) {
       case RecurrentMode::rnn_tanh:
-        return {rnn_cell_tanh_projected(xw_t, s[0], w[0], b_hh)};
+        return step(rnn_cell_fused(xw_t, gh, RnnActivation::tanh));
       case RecurrentMode::rnn_relu:
-        return {rnn_cell_relu_projected(xw_t, s[0], w[0], b_hh)};
+        return step(rnn_cell_fused(xw_t, gh, RnnActivation::relu));
       case RecurrentMode::lstm: {
-        const LstmState<T> next = lstm_cell_projected(xw_t, {s[0], s[1]}, w[0], b_hh);
-        return {next.h, next.c};
+        // gi + gh summed inside the cell: no [B,4H] add recorded per step.
+        const LstmState<T> next = lstm_cell_fused(xw_t, gh, s[1]);
+        return {State<T>{next.h, next.c}, next.h};
       }
       case RecurrentMode::gru:
-        return {gru_cell_projected(xw_t, s[0], w[0], b_hh)};
+        // gh stays apart from gi: r scales all of h W_hn^T + b_hn.
+        return step(gru_cell_fused(xw_t, gh, s[0]));
     }
-    return s;  // unreachable: every mode is handled above
+  }
+  const Var<T> b_hh = w.size() > 1 ? w[1] : Var<T>{};
+  switch (mode) {
+    case RecurrentMode::rnn_tanh:
+      return step(rnn_cell_tanh_projected(xw_t, s[0], w[0], b_hh));
+    case RecurrentMode::rnn_relu:
+      return step(rnn_cell_relu_projected(xw_t, s[0], w[0], b_hh));
+    case RecurrentMode::lstm: {
+      const LstmState<T> next = lstm_cell_projected(xw_t, {s[0], s[1]}, w[0], b_hh);
+      return {State<T>{next.h, next.c}, next.h};
+    }
+    case RecurrentMode::gru:
+      return step(gru_cell_projected(xw_t, s[0], w[0], b_hh));
+  }
+  return {s, s[0]};  // unreachable: every mode is handled above
+}
+
+// The step as plain data, reading everything from its weights: what checkpointed_scan copies
+// into the tape and runs again in backward.
+template <class T>
+struct ReplayableStep {
+  RecurrentMode mode;
+  bool fused;
+
+  StepResult<T> operator()(std::span<const Var<T>> w, const State<T>& s, const Var<T>& x) const {
+    auto product = [&](const Var<T>& h) { return recurrent_product(w, h); };
+    return recurrent_step(mode, fused, product, w, s, x);
+  }
+};
+
+// The step with the fused path's recurrent product over the whole sequence (one weight-gradient
+// GEMM for all steps), which lives for one scan call: scan only, never checkpointed.
+template <class T>
+struct SequenceStep {
+  RecurrentMode mode;
+  bool fused;
+  RecurrentLinear<T>& product;
+
+  StepResult<T> operator()(std::span<const Var<T>> w, const State<T>& s, const Var<T>& x) const {
+    return recurrent_step(
+        mode, fused, [&](const Var<T>& h) { return product(h); }, w, s, x);
   }
 };
 
@@ -97,19 +117,8 @@ const RecurrentOptions& checked(RecurrentMode mode, const RecurrentOptions& o) {
     s << who << ": dropout " << o.dropout << " is outside [0, 1)";
     throw ValueError(s.str());
   }
-  if (o.checkpoint < 0 || o.truncate < 0 || (o.checkpoint > 0 && o.truncate > 0)) {
-    throw ValueError(who + ": checkpoint " + std::to_string(o.checkpoint) + " and truncate " +
-                     std::to_string(o.truncate) + ": neither may be negative, nor both set");
-  }
+  check_truncation(who.c_str(), o.truncate, o.checkpoint);
   return o;
-}
-
-// An array of n Vars in the tape's arena, so forward needs no heap memory.
-template <class T>
-Var<T>* arena_vars(Tape<T>& tape, std::size_t n) {
-  auto* out = static_cast<Var<T>*>(tape.scratch_bytes(sizeof(Var<T>) * (n + 1)));
-  for (std::size_t i = 0; i < n; ++i) new (out + i) Var<T>();
-  return out;
 }
 
 }  // namespace
@@ -185,7 +194,7 @@ void RecurrentLayer<T>::check_call(Tape<T>& tape, const Var<T>& input,
   // Messages are built only on failure: a training step must not touch the heap.
   auto head = [&] { return std::string(name()) + ": "; };
   const RecurrentOptions& o = options_;
-  tape.check_live(input, name());
+  check_live(name(), input, tape);
   const Shape in = input.shape();
   if (in.rank() != 3 || in[2] != o.input_size || in[0] < 1 || in[1] < 1) {
     throw ShapeError(head() + "input " + in.str() + ": expected " +
@@ -197,7 +206,7 @@ void RecurrentLayer<T>::check_call(Tape<T>& tape, const Var<T>& input,
   const Shape state_shape{o.num_layers * directions(), batch, o.hidden_size};
   auto check_state = [&](const Var<T>& s, const char* what) {
     if (s.empty()) return;
-    tape.check_live(s, name());
+    check_live(name(), s, tape);
     if (s.shape() != state_shape) {
       throw ShapeError(head() + what + " " + s.shape().str() + ": expected " + state_shape.str() +
                        " (num_layers * directions, batch, hidden_size) for input " + in.str());
@@ -208,18 +217,7 @@ void RecurrentLayer<T>::check_call(Tape<T>& tape, const Var<T>& input,
     throw ValueError(head() + "c0 given, but only an LSTM has a cell state");
   }
   check_state(initial.c, "c0");
-  if (lengths.empty()) return;
-  if (static_cast<std::int64_t>(lengths.size()) != batch) {
-    throw ShapeError(head() + std::to_string(lengths.size()) + " lengths for a batch of " +
-                     std::to_string(batch) + " (input " + in.str() + ")");
-  }
-  for (std::size_t b = 0; b < lengths.size(); ++b) {
-    if (lengths[b] < 0 || lengths[b] > steps) {
-      throw ValueError(head() + "length " + std::to_string(lengths[b]) + " of sequence " +
-                       std::to_string(b) + " is outside [0, " + std::to_string(steps) +
-                       "] (input " + in.str() + ")");
-    }
-  }
+  check_sequence_lengths(name(), lengths, batch, steps, "input", in);
 }
 
 template <class T>
@@ -229,8 +227,7 @@ RecurrentResult<T> RecurrentLayer<T>::forward(Tape<T>& tape, const Var<T>& input
   check_call(tape, input, initial, lengths);  // before the parameters are recorded
   Var<T>* weights = arena_vars(tape, params_.size());
   for (std::size_t i = 0; i < params_.size(); ++i) weights[i] = params_[i].var(tape);
-  return forward_with(std::span<const Var<T>>(weights, params_.size()), tape, input, initial,
-                      lengths);
+  return run(std::span<const Var<T>>(weights, params_.size()), tape, input, initial, lengths);
 }
 
 template <class T>
@@ -241,6 +238,13 @@ RecurrentResult<T> RecurrentLayer<T>::forward_with(std::span<const Var<T>> weigh
   // Everything is checked before anything is recorded: a failed call leaves the tape as it was.
   check_call(tape, input, initial, lengths);
   check_weights(weights);
+  return run(weights, tape, input, initial, lengths);
+}
+
+template <class T>
+RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<T>& tape,
+                                          const Var<T>& input, const RecurrentState<T>& initial,
+                                          std::span<const std::int64_t> lengths) {
   const RecurrentOptions& o = options_;
   const bool lstm = mode_ == RecurrentMode::lstm;
   // Time-major inside: a step of xw is then a view, select(xw, 0, t), not a copy.
@@ -272,19 +276,24 @@ RecurrentResult<T> RecurrentLayer<T>::forward_with(std::span<const Var<T>> weigh
       // All T steps of the input projection in one GEMM: [T,B,I_k] -> [T,B,G*H].
       const Var<T> xw = o.bias ? linear(layer_input, w[0], w[2]) : linear(layer_input, w[0]);
       const Var<T> recurrent[2] = {w[1], o.bias ? w[3] : Var<T>{}};
-      std::optional<RecurrentLinear<T>> product;
-      if (o.fused && o.checkpoint == 0) product.emplace(recurrent[0], recurrent[1], batch, steps);
-      const Step<T> step{mode_, o.fused, product ? &*product : nullptr};
       State<T> state0{select(h0, 0, k)};
       if (lstm) state0.push_back(select(c0, 0, k));
       ScanOptions so;
       so.reverse = d == 1;
       so.lengths = lengths;
       so.truncate = o.truncate;
-      so.checkpoint = o.checkpoint;
       so.collect_outputs = !top || o.collect_outputs;
-      const ScanResult<T> r =
-          scan(tape, step, xw, state0, std::span<const Var<T>>(recurrent, o.bias ? 2 : 1), so);
+      const std::span<const Var<T>> wr(recurrent, o.bias ? 2 : 1);
+      ScanResult<T> r;
+      if (o.checkpoint > 0) {
+        r = checkpointed_scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, o.checkpoint,
+                              so);
+      } else if (o.fused) {
+        RecurrentLinear<T> product(recurrent[0], recurrent[1], batch, steps);
+        r = scan(tape, SequenceStep<T>{mode_, o.fused, product}, xw, state0, wr, so);
+      } else {
+        r = scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, so);
+      }
       outputs[d] = r.outputs;
       h_n[k] = r.state[0];
       if (lstm) c_n[k] = r.state[1];

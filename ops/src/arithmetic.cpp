@@ -1,4 +1,4 @@
-// Elementwise arithmetic: each operator names its kernel (ops/src/kernels/binary.cpp, unary.cpp).
+// Elementwise arithmetic: binary operators under broadcasting, and the forms with a number.
 #include "tapeloop/ops/arithmetic.hpp"
 
 #include "elementwise.hpp"
@@ -7,48 +7,48 @@ namespace tapeloop {
 
 template <class T>
 Var<T> add(const Var<T>& a, const Var<T>& b) {
-  return detail::binary("add", a, b, kernels::Binary::add);
+  return detail::binary<kernels::Binary::add>(a, b);
 }
 
 template <class T>
 Var<T> sub(const Var<T>& a, const Var<T>& b) {
-  return detail::binary("sub", a, b, kernels::Binary::sub);
+  return detail::binary<kernels::Binary::sub>(a, b);
 }
 
 template <class T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
-  return detail::binary("mul", a, b, kernels::Binary::mul);
+  return detail::binary<kernels::Binary::mul>(a, b);
 }
 
 template <class T>
 Var<T> div(const Var<T>& a, const Var<T>& b) {
   // d(a/b)/db = -a/b^2 = -(a/b)/b: the kernel reuses the output.
-  return detail::binary("div", a, b, kernels::Binary::div);
-}
-
-template <class T>
-Var<T> neg(const Var<T>& x) {
-  return detail::unary("neg", x, kernels::Unary::neg);
+  return detail::binary<kernels::Binary::div>(a, b);
 }
 
 template <class T>
 Var<T> add_scalar(const Var<T>& x, T s) {
-  return detail::unary("add_scalar", x, kernels::Unary::add_scalar, s);
+  return detail::unary<kernels::Unary::add_scalar>(x, s);
 }
 
 template <class T>
 Var<T> mul_scalar(const Var<T>& x, T s) {
-  return detail::unary("mul_scalar", x, kernels::Unary::mul_scalar, s);
+  return detail::unary<kernels::Unary::mul_scalar>(x, s);
+}
+
+template <class T>
+Var<T> div_scalar(const Var<T>& x, T s) {
+  return detail::unary<kernels::Unary::div_scalar>(x, s);
 }
 
 template <class T>
 Var<T> rsub_scalar(T s, const Var<T>& x) {
-  return detail::unary("rsub_scalar", x, kernels::Unary::rsub_scalar, s);
+  return detail::unary<kernels::Unary::rsub_scalar>(x, s);
 }
 
 template <class T>
 Var<T> rdiv_scalar(T s, const Var<T>& x) {
-  return detail::unary("rdiv_scalar", x, kernels::Unary::rdiv_scalar, s);
+  return detail::unary<kernels::Unary::rdiv_scalar>(x, s);
 }
 
 #define TAPELOOP_INSTANTIATE(T)                      \
@@ -56,9 +56,9 @@ Var<T> rdiv_scalar(T s, const Var<T>& x) {
   template Var<T> sub(const Var<T>&, const Var<T>&); \
   template Var<T> mul(const Var<T>&, const Var<T>&); \
   template Var<T> div(const Var<T>&, const Var<T>&); \
-  template Var<T> neg(const Var<T>&);                \
   template Var<T> add_scalar(const Var<T>&, T);      \
   template Var<T> mul_scalar(const Var<T>&, T);      \
+  template Var<T> div_scalar(const Var<T>&, T);      \
   template Var<T> rsub_scalar(T, const Var<T>&);     \
   template Var<T> rdiv_scalar(T, const Var<T>&);
 TAPELOOP_INSTANTIATE(float)

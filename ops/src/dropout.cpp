@@ -3,14 +3,50 @@
 
 #include <sstream>
 
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 
+namespace {
+
+// y = x * mask, the mask 0 with probability p and 1 / (1 - p) otherwise, drawn in forward.
+template <class T>
+struct DropoutRule {
+  static constexpr const char* name = "dropout";
+  double p;
+  Generator* rng;     // used in forward only
+  T* mask = nullptr;  // kept for backward and tangent only when a gradient will flow
+
+  Shape check(InputShapes s) const { return s[0]; }
+  void forward(ForwardContext<T>& c) {
+    const T* px = c.in(0);
+    T* py = c.out();
+    const std::int64_t n = c.out_shape().numel();
+    const T scale = T(1) / (T(1) - static_cast<T>(p));
+    if (c.needs_grad()) mask = c.scratch(n);  // the draws are made either way
+    for (std::int64_t i = 0; i < n; ++i) {
+      // Compared in double, the type of the draws, so float and double tapes drop alike.
+      const T m = rng->uniform() < p ? T(0) : scale;
+      py[i] = px[i] * m;
+      if (mask) mask[i] = m;
+    }
+  }
+  // dst += src * mask: backward and tangent alike (the Jacobian is diagonal).
+  void apply(const T* src, T* dst, std::int64_t n) const {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i] * mask[i];
+  }
+  void backward(BackwardContext<T>& c) const {
+    apply(c.grad_out(), c.grad(0), c.out_shape().numel());
+  }
+  void tangent(TangentContext<T>& c) const {
+    apply(c.tangent(0), c.tangent_out(), c.out_shape().numel());
+  }
+};
+
+}  // namespace
+
 template <class T>
 Var<T> dropout(const Var<T>& x, typename Var<T>::value_type p, Generator& rng) {
-  Tape<T>& tape = x.tape();
-  // Compared in double, the type of the draws, so float and double tapes drop the same elements.
   const double pd = static_cast<double>(p);
   if (!(pd >= 0.0 && pd < 1.0)) {
     std::ostringstream s;
@@ -18,25 +54,7 @@ Var<T> dropout(const Var<T>& x, typename Var<T>::value_type p, Generator& rng) {
     throw ValueError(s.str());
   }
   if (pd == 0.0) return x;
-  Var<T> out = tape.make_node("dropout", x.shape(), {x});
-  const T* px = x.value().data;
-  T* py = tape.mutable_value(out);
-  const std::int64_t n = x.numel();
-  const T scale = T(1) / (T(1) - p);
-  // Backward needs the mask only when a gradient flows; the draws are made either way.
-  T* mask = out.requires_grad() ? tape.scratch(n) : nullptr;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const T m = rng.uniform() < pd ? T(0) : scale;
-    py[i] = px[i] * m;
-    if (mask) mask[i] = m;
-  }
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data;
-    for (std::int64_t i = 0; i < n; ++i) gx[i] += g[i] * mask[i];
-  });
-  return out;
+  return record(DropoutRule<T>{pd, &rng}, x);
 }
 
 template Var<float> dropout(const Var<float>&, float, Generator&);

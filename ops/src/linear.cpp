@@ -6,7 +6,7 @@
 
 #include "gemm.hpp"
 #include "linear_dims.hpp"
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 namespace detail {
@@ -43,55 +43,67 @@ LinearDims check_linear(const char* op, const Shape& xs, const Shape& ws, const 
 
 namespace {
 
+// y = x W^T (+ b): x [..., I], W [O, I], b [O].
 template <class T>
-Var<T> linear_impl(const Var<T>& x, const Var<T>& weight, const Var<T>* bias) {
-  Tape<T>& tape = x.tape();
-  const Shape bs = bias ? bias->shape() : Shape{};  // copies: make_node may move node storage
-  const detail::LinearDims d =
-      detail::check_linear("linear", x.shape(), weight.shape(), bias ? &bs : nullptr);
-  Var<T> out = bias ? tape.make_node("linear", d.out_shape, {x, weight, *bias})
-                    : tape.make_node("linear", d.out_shape, {x, weight});
-  const std::int64_t rows = d.rows, in = d.in, n_out = d.out;
-  const T* px = x.value().data;
-  const T* pw = weight.value().data;
-  const T* pb = bias ? bias->value().data : nullptr;
-  T* py = tape.mutable_value(out);
-  // Prefill every row with the bias so the GEMM adds onto it (beta = 1): no second pass.
-  if (pb) {
-    for (std::int64_t r = 0; r < rows; ++r) std::copy(pb, pb + n_out, py + r * n_out);
-  }
-  detail::gemm<T>(false, true, rows, n_out, in, px, pw, pb ? T(1) : T(0), py);
+struct LinearRule {
+  static constexpr const char* name = "linear";
+  detail::LinearDims d;
 
-  const Var<T> b = bias ? *bias : Var<T>();  // captured by value; empty without a bias
-  tape.set_backward(out, [=] {
-    const T* g = out.grad().data;
-    if (x.requires_grad()) {  // dx += g W: [rows,O] x [O,I]
-      detail::gemm<T>(false, false, rows, in, n_out, g, pw, T(1), x.grad().data);
+  Shape check(InputShapes s) {
+    d = detail::check_linear(name, s[0], s[1], s.size() == 3 ? &s[2] : nullptr);
+    return d.out_shape;
+  }
+  // Every row prefilled with the bias so the GEMM adds onto it (beta = 1): no second pass.
+  void forward(ForwardContext<T>& c) const {
+    if (c.inputs() == 3) {
+      const T* b = c.in(2);
+      T* y = c.out();
+      for (std::int64_t r = 0; r < d.rows; ++r) std::copy(b, b + d.out, y + r * d.out);
     }
-    if (weight.requires_grad()) {  // dW += g^T x: [O,rows] x [rows,I], g read transposed
-      detail::gemm<T>(true, false, n_out, in, rows, g, px, T(1), weight.grad().data);
+    detail::gemm<T>(false, true, d.rows, d.out, d.in, c.in(0), c.in(1),
+                    c.inputs() == 3 ? T(1) : T(0), c.out());
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T* g = c.grad_out();
+    if (T* gx = c.grad(0)) {  // dx += g W: [rows,O] x [O,I]
+      detail::gemm<T>(false, false, d.rows, d.in, d.out, g, c.in(1), T(1), gx);
     }
-    if (!b.empty() && b.requires_grad()) {  // db += column sums of g
-      T* gb = b.grad().data;
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const T* gr = g + r * n_out;
-        for (std::int64_t o = 0; o < n_out; ++o) gb[o] += gr[o];
+    if (T* gw = c.grad(1)) {  // dW += g^T x: [O,rows] x [rows,I], g read transposed
+      detail::gemm<T>(true, false, d.out, d.in, d.rows, g, c.in(0), T(1), gw);
+    }
+    if (T* gb = c.inputs() == 3 ? c.grad(2) : nullptr) {  // db += column sums of g
+      for (std::int64_t r = 0; r < d.rows; ++r) {
+        const T* gr = g + r * d.out;
+        for (std::int64_t o = 0; o < d.out; ++o) gb[o] += gr[o];
       }
     }
-  });
-  return out;
-}
+  }
+  // dy = dx W^T + x dW^T + db.
+  void tangent(TangentContext<T>& c) const {
+    T* ty = c.tangent_out();
+    if (const T* tx = c.tangent(0))
+      detail::gemm<T>(false, true, d.rows, d.out, d.in, tx, c.in(1), T(1), ty);
+    if (const T* tw = c.tangent(1))
+      detail::gemm<T>(false, true, d.rows, d.out, d.in, c.in(0), tw, T(1), ty);
+    if (const T* tb = c.inputs() == 3 ? c.tangent(2) : nullptr) {
+      for (std::int64_t r = 0; r < d.rows; ++r) {
+        T* yr = ty + r * d.out;
+        for (std::int64_t o = 0; o < d.out; ++o) yr[o] += tb[o];
+      }
+    }
+  }
+};
 
 }  // namespace
 
 template <class T>
 Var<T> linear(const Var<T>& x, const Var<T>& weight, const Var<T>& bias) {
-  return linear_impl(x, weight, &bias);
+  return record(LinearRule<T>{}, x, weight, bias);
 }
 
 template <class T>
 Var<T> linear(const Var<T>& x, const Var<T>& weight) {
-  return linear_impl<T>(x, weight, nullptr);
+  return record(LinearRule<T>{}, x, weight);
 }
 
 #define TAPELOOP_INSTANTIATE(T)                                        \

@@ -6,9 +6,10 @@
 #include <limits>
 #include <string>
 
+#include "kernels/parallel.hpp"
 #include "kernels/reduce.hpp"
 #include "tapeloop/errors.hpp"
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 namespace {
@@ -20,13 +21,16 @@ T reduction_scale(Reduction reduction, std::int64_t count) {
   return count > 0 ? T(1) / static_cast<T>(count) : std::numeric_limits<T>::quiet_NaN();
 }
 
-void require_same_shape(const char* op, const Shape& a, const Shape& b, const char* what) {
-  if (a != b) {
-    throw ShapeError(std::string(op) + ": " + a.str() + " and " + b.str() + ": " + what);
+// Throws ShapeError naming `op` unless the two inputs have the same shape.
+Shape require_same_shape(const char* op, InputShapes s, const char* what) {
+  if (s[0] != s[1]) {
+    throw ShapeError(std::string(op) + ": " + s[0].str() + " and " + s[1].str() + ": " + what);
   }
+  return Shape{};
 }
 
-// 1 / (1 + e^-x) exponentiating only non-positive numbers (see sigmoid in unary.cpp).
+// 1 / (1 + e^-x) exponentiating only non-positive numbers, so nothing overflows (the scalar
+// form of the vector kernel's, kernels/simd.hpp).
 template <class T>
 T stable_sigmoid(T x) {
   if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
@@ -34,131 +38,198 @@ T stable_sigmoid(T x) {
   return e / (T(1) + e);
 }
 
+// dst[i] += f(i) for i < n, in parallel chunks above the grain size (each element on its own:
+// the same bits for any thread count).
+template <class T, class F>
+void add_each(T* dst, std::int64_t n, F f) {
+  kernels::parallel_elements(n, kernels::cost::libm, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) dst[i] += f(i);
+  });
+}
+
+template <class T>
+struct MseLossRule {
+  static constexpr const char* name = "mse_loss";
+  Reduction reduction;
+  T scale = T(1);
+
+  Shape check(InputShapes s) {
+    scale = reduction_scale<T>(reduction, s[0].numel());
+    return require_same_shape(name, s, "pred and target must have the same shape");
+  }
+  void forward(ForwardContext<T>& c) const {
+    // The blocked pairwise sum: accurate and the same for any thread count.
+    c.out()[0] = kernels::sum_squared_difference(c.in(0), c.in(1), c.in_shape(0).numel()) * scale;
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T gs = T(2) * c.grad_out()[0] * scale;
+    const T* p = c.in(0);
+    const T* t = c.in(1);
+    const std::int64_t n = c.in_shape(0).numel();
+    if (T* gp = c.grad(0)) add_each(gp, n, [=](std::int64_t i) { return gs * (p[i] - t[i]); });
+    if (T* gt = c.grad(1)) add_each(gt, n, [=](std::int64_t i) { return -(gs * (p[i] - t[i])); });
+  }
+  // dy = 2 scale sum (p - t)(dp - dt).
+  void tangent(TangentContext<T>& c) const {
+    const T* p = c.in(0);
+    const T* t = c.in(1);
+    const T* tp = c.tangent(0);
+    const T* tt = c.tangent(1);
+    T acc = 0;
+    for (std::int64_t i = 0, n = c.in_shape(0).numel(); i < n; ++i) {
+      acc += (p[i] - t[i]) * ((tp ? tp[i] : T(0)) - (tt ? tt[i] : T(0)));
+    }
+    c.tangent_out()[0] += T(2) * scale * acc;
+  }
+};
+
+template <class T>
+struct BceWithLogitsRule {
+  static constexpr const char* name = "binary_cross_entropy_with_logits";
+  Reduction reduction;
+  T scale = T(1);
+
+  Shape check(InputShapes s) {
+    scale = reduction_scale<T>(reduction, s[0].numel());
+    return require_same_shape(name, s, "logits and target must have the same shape");
+  }
+  void forward(ForwardContext<T>& c) const {
+    const T* px = c.in(0);
+    const T* pt = c.in(1);
+    T acc = 0;
+    for (std::int64_t i = 0, n = c.in_shape(0).numel(); i < n; ++i) {
+      // -t log s(x) - (1-t) log(1 - s(x)) = log(1 + e^x) - x t, and
+      // log(1 + e^x) = max(x, 0) + log1p(e^-|x|) never overflows.
+      const T x = px[i];
+      acc += (x > T(0) ? x : T(0)) - x * pt[i] + std::log1p(std::exp(-std::abs(x)));
+    }
+    c.out()[0] = acc * scale;
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T gs = c.grad_out()[0] * scale;
+    const T* px = c.in(0);
+    const T* pt = c.in(1);
+    const std::int64_t n = c.in_shape(0).numel();
+    if (T* gx = c.grad(0)) {
+      add_each(gx, n, [=](std::int64_t i) { return gs * (stable_sigmoid(px[i]) - pt[i]); });
+    }
+    if (T* gt = c.grad(1)) add_each(gt, n, [=](std::int64_t i) { return -(gs * px[i]); });
+  }
+  // dy = scale sum (sigmoid(x) - t) dx - x dt.
+  void tangent(TangentContext<T>& c) const {
+    const T* px = c.in(0);
+    const T* pt = c.in(1);
+    const T* tx = c.tangent(0);
+    const T* tt = c.tangent(1);
+    T acc = 0;
+    for (std::int64_t i = 0, n = c.in_shape(0).numel(); i < n; ++i) {
+      if (tx) acc += (stable_sigmoid(px[i]) - pt[i]) * tx[i];
+      if (tt) acc -= px[i] * tt[i];
+    }
+    c.tangent_out()[0] += scale * acc;
+  }
+};
+
+template <class T>
+struct CrossEntropyRule {
+  static constexpr const char* name = "cross_entropy";
+  Reduction reduction;
+  const std::int64_t* targets;  // the caller's in check() and forward(); the tape's copy after
+  std::int64_t count;
+  std::int64_t rows = 0, classes = 0;
+  T scale = T(1);
+  T* lse = nullptr;  // each row's logsumexp, kept when a gradient will flow
+
+  Shape check(InputShapes s) {
+    const Shape& shape = s[0];
+    if (shape.rank() != 2) {
+      throw ShapeError("cross_entropy: logits " + shape.str() + ": expected rank 2 [N,C]");
+    }
+    rows = shape[0];
+    classes = shape[1];
+    if (count != rows) {
+      throw ShapeError("cross_entropy: logits " + shape.str() + " and " + std::to_string(count) +
+                       " targets: expected one target per row (" + std::to_string(rows) + ")");
+    }
+    for (std::int64_t i = 0; i < count; ++i) {
+      if (targets[i] < 0 || targets[i] >= classes) {
+        throw ValueError("cross_entropy: logits " + shape.str() + ": target " +
+                         std::to_string(targets[i]) + " at position " + std::to_string(i) +
+                         " is out of range [0," + std::to_string(classes) +
+                         ") for C = " + std::to_string(classes));
+      }
+    }
+    scale = reduction_scale<T>(reduction, rows);
+    return Shape{};
+  }
+  void forward(ForwardContext<T>& c) {
+    const T* px = c.in(0);
+    if (c.needs_grad()) {  // the caller's span may be gone by backward
+      lse = c.scratch(rows);
+      auto* copy = c.template scratch_as<std::int64_t>(static_cast<std::size_t>(rows));
+      if (rows > 0)
+        std::memcpy(copy, targets, static_cast<std::size_t>(rows) * sizeof(std::int64_t));
+      targets = copy;
+    }
+    T acc = 0;
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* x = px + i * classes;
+      T m = x[0];  // classes >= 1 here: a target exists and lies in [0, C)
+      for (std::int64_t j = 1; j < classes; ++j) m = x[j] > m ? x[j] : m;
+      if (std::isinf(m)) m = T(0);  // as in logsumexp: keep -inf and +inf rows out of inf - inf
+      T s = 0;
+      for (std::int64_t j = 0; j < classes; ++j) s += std::exp(x[j] - m);
+      const T l = m + std::log(s);
+      if (lse) lse[i] = l;
+      acc += l - x[targets[i]];
+    }
+    c.out()[0] = acc * scale;
+  }
+  void backward(BackwardContext<T>& c) const {
+    T* gx = c.grad(0);
+    const T gs = c.grad_out()[0] * scale;
+    const T* px = c.in(0);
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* x = px + i * classes;
+      T* g = gx + i * classes;
+      for (std::int64_t j = 0; j < classes; ++j) g[j] += gs * std::exp(x[j] - lse[i]);
+      g[targets[i]] -= gs;
+    }
+  }
+  // dy = scale sum_i (sum_j softmax_ij dx_ij - dx_i,target).
+  void tangent(TangentContext<T>& c) const {
+    const T* px = c.in(0);
+    const T* tx = c.tangent(0);
+    T acc = 0;
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* x = px + i * classes;
+      const T* t = tx + i * classes;
+      for (std::int64_t j = 0; j < classes; ++j) acc += std::exp(x[j] - lse[i]) * t[j];
+      acc -= t[targets[i]];
+    }
+    c.tangent_out()[0] += scale * acc;
+  }
+};
+
 }  // namespace
 
 template <class T>
 Var<T> mse_loss(const Var<T>& pred, const Var<T>& target, Reduction reduction) {
-  Tape<T>& tape = pred.tape();
-  require_same_shape("mse_loss", pred.shape(), target.shape(),
-                     "pred and target must have the same shape");
-  Var<T> out = tape.make_node("mse_loss", Shape{}, {pred, target});
-  const T* pp = pred.value().data;
-  const T* pt = target.value().data;
-  const std::int64_t n = pred.numel();
-  const T scale = reduction_scale<T>(reduction, n);
-  // The blocked pairwise sum: accurate and the same for any thread count.
-  tape.mutable_value(out)[0] = kernels::sum_squared_difference(pp, pt, n) * scale;
-  tape.set_backward(out, [=] {
-    const T gs = T(2) * out.grad().data[0] * scale;
-    if (pred.requires_grad()) {
-      T* gp = pred.grad().data;
-      for (std::int64_t i = 0; i < n; ++i) gp[i] += gs * (pp[i] - pt[i]);
-    }
-    if (target.requires_grad()) {
-      T* gt = target.grad().data;
-      for (std::int64_t i = 0; i < n; ++i) gt[i] -= gs * (pp[i] - pt[i]);
-    }
-  });
-  return out;
+  return record(MseLossRule<T>{reduction}, pred, target);
 }
 
 template <class T>
 Var<T> binary_cross_entropy_with_logits(const Var<T>& logits, const Var<T>& target,
                                         Reduction reduction) {
-  const char* op = "binary_cross_entropy_with_logits";
-  Tape<T>& tape = logits.tape();
-  require_same_shape(op, logits.shape(), target.shape(),
-                     "logits and target must have the same shape");
-  Var<T> out = tape.make_node(op, Shape{}, {logits, target});
-  const T* px = logits.value().data;
-  const T* pt = target.value().data;
-  const std::int64_t n = logits.numel();
-  const T scale = reduction_scale<T>(reduction, n);
-  T acc = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    // -t log s(x) - (1-t) log(1 - s(x)) = log(1 + e^x) - x t, and
-    // log(1 + e^x) = max(x, 0) + log1p(e^-|x|) never overflows.
-    const T x = px[i];
-    acc += (x > T(0) ? x : T(0)) - x * pt[i] + std::log1p(std::exp(-std::abs(x)));
-  }
-  tape.mutable_value(out)[0] = acc * scale;
-  tape.set_backward(out, [=] {
-    const T gs = out.grad().data[0] * scale;
-    if (logits.requires_grad()) {
-      T* gx = logits.grad().data;
-      for (std::int64_t i = 0; i < n; ++i) gx[i] += gs * (stable_sigmoid(px[i]) - pt[i]);
-    }
-    if (target.requires_grad()) {
-      T* gt = target.grad().data;
-      for (std::int64_t i = 0; i < n; ++i) gt[i] -= gs * px[i];
-    }
-  });
-  return out;
+  return record(BceWithLogitsRule<T>{reduction}, logits, target);
 }
 
 template <class T>
 Var<T> cross_entropy(const Var<T>& logits, std::span<const std::int64_t> targets,
                      Reduction reduction) {
-  Tape<T>& tape = logits.tape();
-  const Shape& shape = logits.shape();
-  if (shape.rank() != 2) {
-    throw ShapeError("cross_entropy: logits " + shape.str() + ": expected rank 2 [N,C]");
-  }
-  const std::int64_t rows = shape[0];
-  const std::int64_t classes = shape[1];
-  if (static_cast<std::int64_t>(targets.size()) != rows) {
-    throw ShapeError("cross_entropy: logits " + shape.str() + " and " +
-                     std::to_string(targets.size()) + " targets: expected one target per row (" +
-                     std::to_string(rows) + ")");
-  }
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    if (targets[i] < 0 || targets[i] >= classes) {
-      throw ValueError("cross_entropy: logits " + shape.str() + ": target " +
-                       std::to_string(targets[i]) + " at position " + std::to_string(i) +
-                       " is out of range [0," + std::to_string(classes) +
-                       ") for C = " + std::to_string(classes));
-    }
-  }
-  Var<T> out = tape.make_node("cross_entropy", Shape{}, {logits});
-  const T* px = logits.value().data;
-  const T scale = reduction_scale<T>(reduction, rows);
-  // Backward needs each row's logsumexp and the targets (the caller's span may be gone by
-  // then); both go to scratch, and only when there will be a backward.
-  T* lse = nullptr;
-  std::int64_t* saved = nullptr;
-  if (out.requires_grad()) {
-    lse = tape.scratch(rows);
-    saved = static_cast<std::int64_t*>(
-        tape.scratch_bytes(static_cast<std::size_t>(rows) * sizeof(std::int64_t)));
-    if (rows > 0) {
-      std::memcpy(saved, targets.data(), static_cast<std::size_t>(rows) * sizeof(std::int64_t));
-    }
-  }
-  T acc = 0;
-  for (std::int64_t i = 0; i < rows; ++i) {
-    const T* x = px + i * classes;
-    T m = x[0];  // classes >= 1 here: a target exists and lies in [0, C)
-    for (std::int64_t j = 1; j < classes; ++j) m = x[j] > m ? x[j] : m;
-    if (std::isinf(m)) m = T(0);  // as in logsumexp: keep -inf and +inf rows out of inf - inf
-    T s = 0;
-    for (std::int64_t j = 0; j < classes; ++j) s += std::exp(x[j] - m);
-    const T l = m + std::log(s);
-    if (lse) lse[i] = l;
-    acc += l - x[targets[static_cast<std::size_t>(i)]];
-  }
-  tape.mutable_value(out)[0] = acc * scale;
-  tape.set_backward(out, [=] {
-    if (!logits.requires_grad()) return;
-    const T gs = out.grad().data[0] * scale;
-    T* gx = logits.grad().data;
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const T* x = px + i * classes;
-      T* g = gx + i * classes;
-      for (std::int64_t j = 0; j < classes; ++j) g[j] += gs * std::exp(x[j] - lse[i]);
-      g[saved[i]] -= gs;
-    }
-  });
-  return out;
+  return record(
+      CrossEntropyRule<T>{reduction, targets.data(), static_cast<std::int64_t>(targets.size())},
+      logits);
 }
 
 #define TAPELOOP_INSTANTIATE(T)                                                              \

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "kernels/recurrent_cells.hpp"
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 namespace {
@@ -32,97 +32,176 @@ void check_cell(const char* op, const char* state_name, const Shape& state,
   }
 }
 
-// The gradient buffer of an input of a node whose backward rule is running, or null when the
-// input needs none. The rule runs inside backward() of the recording that made it, so the Var
-// is live; node()'s liveness check is two inline compares.
+// h = act(gi + gh).
 template <class T>
-T* grad_if_needed(const Var<T>& v) {
-  Tape<T>& tape = *v.tape_ptr();
-  return (tape.node(v).flags & Node<T>::requires_grad) ? tape.grad_of(v.index()) : nullptr;
-}
+struct RnnCellRule {
+  static constexpr const char* name = "rnn_cell_fused";
+  RnnActivation act;
 
-// Records the LSTM step; gh is empty for the one-input form.
-template <class T>
-LstmState<T> record_lstm_cell(const Var<T>& gi, const Var<T>& gh, const Var<T>& c_prev) {
-  Tape<T>& tape = gi.tape();
-  const Shape cs = c_prev.shape();
-  if (gh.empty()) {
-    check_cell("lstm_cell_fused", "c_prev", cs, {{"gates", gi.shape()}}, 4);
-  } else {
-    check_cell("lstm_cell_fused", "c_prev", cs, {{"gi", gi.shape()}, {"gh", gh.shape()}}, 4);
+  Shape check(InputShapes s) const {
+    if (s[1] != s[0]) {
+      throw ShapeError(std::string(name) + ": gi " + s[0].str() + ", gh " + s[1].str() +
+                       ": expected the same shape");
+    }
+    return s[0];
   }
-  const std::int64_t batch = cs[0], H = cs[1], n = batch * H;
-  const Shape out_shape{2, batch, H};
-  Var<T> out = gh.empty() ? tape.make_node("lstm_cell_fused", out_shape, {gi, c_prev})
-                          : tape.make_node("lstm_cell_fused", out_shape, {gi, gh, c_prev});
-  const T* pcp = c_prev.value().data;
-  T* ph = tape.mutable_value(out);
-  // Saved for backward: i, f, g, o and tanh(c) per row. Nothing when no gradient flows.
-  T* saved = out.requires_grad() ? tape.scratch(kernels::lstm_saved_per_row * n) : nullptr;
-  kernels::lstm_cell_forward(gi.value().data, gh.empty() ? nullptr : gh.value().data, pcp, ph,
-                             ph + n, saved, batch, H);
+  void forward(ForwardContext<T>& c) const {
+    kernels::rnn_cell_forward(act, c.in(0), c.in(1), c.out(), c.out_shape().numel());
+  }
+  void backward(BackwardContext<T>& c) const {
+    kernels::rnn_cell_backward(act, c.grad_out(), c.out(), c.grad(0), c.grad(1),
+                               c.out_shape().numel());
+  }
+  // dh = act'(.) (dgi + dgh): the backward kernel run on each input's tangent.
+  void tangent(TangentContext<T>& c) const {
+    for (int i = 0; i < 2; ++i) {
+      if (const T* t = c.tangent(i)) {
+        kernels::rnn_cell_backward(act, t, c.out(), c.tangent_out(), static_cast<T*>(nullptr),
+                                   c.out_shape().numel());
+      }
+    }
+  }
+};
 
-  tape.set_backward(out, [=] {
-    const T* dh = out.tape_ptr()->grad_of(out.index());  // the h half, then the c half
-    kernels::lstm_cell_backward(dh, dh + n, saved, pcp, grad_if_needed(gi),
-                                gh.empty() ? nullptr : grad_if_needed(gh), grad_if_needed(c_prev),
-                                batch, H);
-  });
-  return {tape.make_view("lstm_cell_fused.h", out, 0, Shape{batch, H}, true),
-          tape.make_view("lstm_cell_fused.c", out, n, Shape{batch, H}, true)};
+// The LSTM step; inputs (gates, c_prev), or (gi, gh, c_prev) with the gates summed inside.
+// Output [2,B,H]: h, then c.
+template <class T>
+struct LstmCellRule {
+  static constexpr const char* name = "lstm_cell_fused";
+  std::int64_t batch = 0, H = 0;
+  T* saved = nullptr;  // i, f, g, o and tanh(c) per row; only when a gradient will flow
+
+  Shape check(InputShapes s) {
+    const Shape& cs = s[s.size() - 1];
+    if (s.size() == 2) {
+      check_cell(name, "c_prev", cs, {{"gates", s[0]}}, 4);
+    } else {
+      check_cell(name, "c_prev", cs, {{"gi", s[0]}, {"gh", s[1]}}, 4);
+    }
+    batch = cs[0];
+    H = cs[1];
+    return Shape{2, batch, H};
+  }
+  bool two_inputs(const OpContext<T>& c) const { return c.inputs() == 3; }
+  void forward(ForwardContext<T>& c) {
+    const std::int64_t n = batch * H;
+    if (c.needs_grad()) saved = c.scratch(kernels::lstm_saved_per_row * n);
+    T* h = c.out();
+    kernels::lstm_cell_forward(c.in(0), two_inputs(c) ? c.in(1) : nullptr, c.in(c.inputs() - 1), h,
+                               h + n, saved, batch, H);
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T* dh = c.grad_out();  // the h half, then the c half
+    kernels::lstm_cell_backward(dh, dh + batch * H, saved, c.in(c.inputs() - 1), c.grad(0),
+                                two_inputs(c) ? c.grad(1) : nullptr, c.grad(c.inputs() - 1), batch,
+                                H);
+  }
+  // The gate tangents through the activations, then dc = df c_prev + f dc_prev + di g + i dg
+  // and dh = do tanh(c) + o (1 - tanh(c)^2) dc.
+  void tangent(TangentContext<T>& c) const {
+    const T* t1 = c.tangent(0);
+    const T* t2 = two_inputs(c) ? c.tangent(1) : nullptr;
+    const T* tcp = c.tangent(c.inputs() - 1);
+    const T* cp = c.in(c.inputs() - 1);
+    T* th = c.tangent_out();
+    T* tc = th + batch * H;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const T* s = saved + b * kernels::lstm_saved_per_row * H;
+      for (std::int64_t j = 0; j < H; ++j) {
+        auto gate = [&](int k) {
+          const std::int64_t at = b * 4 * H + k * H + j;
+          return (t1 ? t1[at] : T(0)) + (t2 ? t2[at] : T(0));
+        };
+        const T i = s[j], f = s[H + j], g = s[2 * H + j], o = s[3 * H + j], tanh_c = s[4 * H + j];
+        const T di = i * (T(1) - i) * gate(0);
+        const T df = f * (T(1) - f) * gate(1);
+        const T dg = (T(1) - g * g) * gate(2);
+        const T d_o = o * (T(1) - o) * gate(3);
+        const std::int64_t r = b * H + j;
+        const T dc = df * cp[r] + (tcp ? f * tcp[r] : T(0)) + di * g + i * dg;
+        tc[r] += dc;
+        th[r] += d_o * tanh_c + o * (T(1) - tanh_c * tanh_c) * dc;
+      }
+    }
+  }
+};
+
+// Records the LSTM step and returns its two halves as views sharing its gradient.
+template <class T>
+LstmState<T> lstm_views(const Var<T>& out) {
+  const Shape s = out.shape();
+  const Shape half{s[1], s[2]};
+  return {record_view("lstm_cell_fused.h", out, 0, half, true),
+          record_view("lstm_cell_fused.c", out, half.numel(), half, true)};
 }
+
+// The GRU step; inputs (gi, gh, h_prev).
+template <class T>
+struct GruCellRule {
+  static constexpr const char* name = "gru_cell_fused";
+  std::int64_t batch = 0, H = 0;
+  T* saved = nullptr;  // r, z and n per row; only when a gradient will flow
+
+  Shape check(InputShapes s) {
+    check_cell(name, "h_prev", s[2], {{"gi", s[0]}, {"gh", s[1]}}, 3);
+    batch = s[2][0];
+    H = s[2][1];
+    return s[2];
+  }
+  void forward(ForwardContext<T>& c) {
+    if (c.needs_grad()) saved = c.scratch(kernels::gru_saved_per_row * batch * H);
+    kernels::gru_cell_forward(c.in(0), c.in(1), c.in(2), c.out(), saved, batch, H);
+  }
+  void backward(BackwardContext<T>& c) const {
+    kernels::gru_cell_backward(c.grad_out(), saved, c.in(1), c.in(2), c.grad(0), c.grad(1),
+                               c.grad(2), batch, H);
+  }
+  // dr, dz through the sigmoids, dn = (1 - n^2)(dgi_n + dr gh_n + r dgh_n), and
+  // dh = -dz n + (1 - z) dn + dz h_prev + z dh_prev.
+  void tangent(TangentContext<T>& c) const {
+    const T* tgi = c.tangent(0);
+    const T* tgh = c.tangent(1);
+    const T* thp = c.tangent(2);
+    const T* gh = c.in(1);
+    const T* hp = c.in(2);
+    T* th = c.tangent_out();
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const T* s = saved + b * kernels::gru_saved_per_row * H;
+      for (std::int64_t j = 0; j < H; ++j) {
+        const std::int64_t at = b * 3 * H + j;
+        auto in = [&](const T* t, int k) { return t ? t[at + k * H] : T(0); };
+        const T r = s[j], z = s[H + j], n = s[2 * H + j];
+        const T dr = r * (T(1) - r) * (in(tgi, 0) + in(tgh, 0));
+        const T dz = z * (T(1) - z) * (in(tgi, 1) + in(tgh, 1));
+        const T dn = (T(1) - n * n) * (in(tgi, 2) + dr * gh[at + 2 * H] + r * in(tgh, 2));
+        const std::int64_t o = b * H + j;
+        th[o] += (hp[o] - n) * dz + (T(1) - z) * dn + (thp ? z * thp[o] : T(0));
+      }
+    }
+  }
+};
 
 }  // namespace
 
 template <class T>
 Var<T> rnn_cell_fused(const Var<T>& gi, const Var<T>& gh, RnnActivation act) {
-  Tape<T>& tape = gi.tape();
-  const Shape shape = gi.shape();
-  if (gh.shape() != shape) {
-    throw ShapeError(std::string("rnn_cell_fused: gi ") + shape.str() + ", gh " + gh.shape().str() +
-                     ": expected the same shape");
-  }
-  Var<T> out = tape.make_node("rnn_cell_fused", shape, {gi, gh});
-  T* ph = tape.mutable_value(out);
-  const std::int64_t n = shape.numel();
-  kernels::rnn_cell_forward(act, gi.value().data, gh.value().data, ph, n);
-  tape.set_backward(out, [=] {
-    kernels::rnn_cell_backward(act, out.tape_ptr()->grad_of(out.index()), ph, grad_if_needed(gi),
-                               grad_if_needed(gh), n);
-  });
-  return out;
+  return record(RnnCellRule<T>{act}, gi, gh);
 }
 
 template <class T>
 LstmState<T> lstm_cell_fused(const Var<T>& gates, const Var<T>& c_prev) {
-  return record_lstm_cell(gates, Var<T>{}, c_prev);
+  return lstm_views(record(LstmCellRule<T>{}, gates, c_prev));
 }
 
 template <class T>
 LstmState<T> lstm_cell_fused(const Var<T>& gi, const Var<T>& gh, const Var<T>& c_prev) {
   if (gh.empty()) throw TapeError("lstm_cell_fused: empty Var for gh (default-constructed)");
-  return record_lstm_cell(gi, gh, c_prev);
+  return lstm_views(record(LstmCellRule<T>{}, gi, gh, c_prev));
 }
 
 template <class T>
 Var<T> gru_cell_fused(const Var<T>& gi, const Var<T>& gh, const Var<T>& h_prev) {
-  Tape<T>& tape = gi.tape();
-  const Shape hs = h_prev.shape();
-  check_cell("gru_cell_fused", "h_prev", hs, {{"gi", gi.shape()}, {"gh", gh.shape()}}, 3);
-  const std::int64_t batch = hs[0], H = hs[1];
-  Var<T> out = tape.make_node("gru_cell_fused", hs, {gi, gh, h_prev});
-  const T* pgh = gh.value().data;
-  const T* php = h_prev.value().data;
-  // Saved for backward: r, z and n per row.
-  T* saved = out.requires_grad() ? tape.scratch(kernels::gru_saved_per_row * batch * H) : nullptr;
-  kernels::gru_cell_forward(gi.value().data, pgh, php, tape.mutable_value(out), saved, batch, H);
-
-  tape.set_backward(out, [=] {
-    kernels::gru_cell_backward(out.tape_ptr()->grad_of(out.index()), saved, pgh, php,
-                               grad_if_needed(gi), grad_if_needed(gh), grad_if_needed(h_prev),
-                               batch, H);
-  });
-  return out;
+  return record(GruCellRule<T>{}, gi, gh, h_prev);
 }
 
 #define TAPELOOP_INSTANTIATE(T)                                                       \

@@ -8,17 +8,91 @@
 #include "gemm.hpp"
 #include "linear_dims.hpp"
 #include "tapeloop/ops/linear.hpp"
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 namespace {
 
 constexpr const char* op = "recurrent_linear";
 
+// The shared node: inputs (W[, b]), value [steps * rows, O] written step by step. Recorded
+// before every step, so the reverse sweep reaches it after all of them: by then the gradient of
+// every step's output (a window of this node's) is complete.
 template <class T>
-bool needs_grad(const Var<T>& v) {
-  return !v.empty() && v.requires_grad();
-}
+struct SharedRule {
+  static constexpr const char* name = "recurrent_linear";
+  Shape all;
+  const T* x;                     // [steps * rows, I]: a copy of every step's input
+  const std::int64_t* rows_used;  // rows written so far, counted by the steps
+  std::int64_t in, out;
+
+  Shape check(InputShapes) const { return all; }
+  void forward(ForwardContext<T>&) const {}  // the steps write the value
+  void backward(BackwardContext<T>& c) const {
+    const std::int64_t m = *rows_used;
+    const T* g = c.grad_out();
+    if (T* gw = c.grad(0)) {  // dW += G^T X: [O, m] x [m, I], one GEMM over every step's rows
+      detail::gemm<T>(true, false, out, in, m, g, x, T(1), gw);
+    }
+    if (T* gb = c.inputs() == 2 ? c.grad(1) : nullptr) {  // db += column sums of G
+      for (std::int64_t r = 0; r < m; ++r) {
+        const T* gr = g + r * out;
+        for (std::int64_t o = 0; o < out; ++o) gb[o] += gr[o];
+      }
+    }
+  }
+  // dY += X dW^T + db over the rows written; each step adds its dx W^T to its own rows.
+  void tangent(TangentContext<T>& c) const {
+    const std::int64_t m = *rows_used;
+    T* ty = c.tangent_out();
+    if (const T* tw = c.tangent(0)) detail::gemm<T>(false, true, m, out, in, x, tw, T(1), ty);
+    if (const T* tb = c.inputs() == 2 ? c.tangent(1) : nullptr) {
+      for (std::int64_t r = 0; r < m; ++r) {
+        for (std::int64_t o = 0; o < out; ++o) ty[r * out + o] += tb[o];
+      }
+    }
+  }
+};
+
+// One step, recorded into its rows of the shared node: inputs (x, W[, b]). Its backward gives
+// only dx += g W (needed at once by the step before); W and b get theirs from the shared node.
+template <class T>
+struct StepRule {
+  static constexpr const char* name = "recurrent_linear";
+  Shape expected;  // [rows, I]
+  Shape weight;
+  T* x_copy;  // where this step's input is kept, for the shared node's dW
+
+  Shape check(InputShapes s) const {
+    if (s[0] != expected) {
+      throw ShapeError(std::string(op) + ": input " + s[0].str() + ": expected " + expected.str() +
+                       " (rows " + std::to_string(expected[0]) + ", weight " + weight.str() + ")");
+    }
+    return Shape{expected[0], weight[0]};
+  }
+  void forward(ForwardContext<T>& c) const {
+    const std::int64_t rows = expected[0], in = expected[1], out = weight[0];
+    T* y = c.out();
+    if (c.inputs() == 3) {  // prefill with the bias; the GEMM adds onto it
+      const T* b = c.in(2);
+      for (std::int64_t r = 0; r < rows; ++r) std::copy(b, b + out, y + r * out);
+    }
+    detail::gemm<T>(false, true, rows, out, in, c.in(0), c.in(1), c.inputs() == 3 ? T(1) : T(0), y);
+    std::copy(c.in(0), c.in(0) + rows * in, x_copy);
+  }
+  void backward(BackwardContext<T>& c) const {
+    if (T* gx = c.grad(0)) {  // dx += g W: [rows, O] x [O, I]
+      detail::gemm<T>(false, false, expected[0], expected[1], weight[0], c.grad_out(), c.in(1),
+                      T(1), gx);
+    }
+  }
+  void tangent(TangentContext<T>& c) const {
+    if (const T* tx = c.tangent(0)) {  // dy += dx W^T
+      detail::gemm<T>(false, true, expected[0], weight[0], expected[1], tx, c.in(1), T(1),
+                      c.tangent_out());
+    }
+  }
+};
 
 }  // namespace
 
@@ -27,7 +101,7 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
                                     std::int64_t steps)
     : weight_(weight), bias_(bias), rows_(rows), steps_(steps) {
   Tape<T>& tape = weight.tape();
-  if (!bias.empty()) tape.check_live(bias, op);
+  if (!bias.empty()) check_live(op, bias, tape);
   if (rows < 1 || steps < 1) {
     throw ValueError(std::string(op) + ": rows " + std::to_string(rows) + " and steps " +
                      std::to_string(steps) + " must be positive");
@@ -38,72 +112,30 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
                                                     bias.empty() ? nullptr : &bs);
   in_ = d.in;
   out_ = d.out;
-  const bool grad_w = needs_grad(weight), grad_b = needs_grad(bias);
+  const bool grad_w = weight.requires_grad(), grad_b = !bias.empty() && bias.requires_grad();
   batched_ = tape.grad_enabled() && (grad_w || grad_b);
   if (!batched_) return;
 
-  const Shape all{steps * rows, out_};
-  outputs_ =
-      bias.empty() ? tape.make_node(op, all, {weight}) : tape.make_node(op, all, {weight, bias});
-  inputs_ = tape.scratch(steps * rows * in_);
-  rows_used_ = static_cast<std::int64_t*>(tape.scratch_bytes(sizeof(std::int64_t)));
+  inputs_ = record_scratch<T>(tape, steps * rows * in_);
+  rows_used_ = record_scratch<std::int64_t>(tape, 1);
   *rows_used_ = 0;
-  // Recorded before every step, so the reverse sweep reaches this rule after all of them: by
-  // then the gradient of every step's output is complete in this node's gradient.
-  tape.set_backward(
-      outputs_, [=, all_out = outputs_, x = inputs_, used = rows_used_, in = in_, out = out_] {
-        const std::int64_t m = *used;
-        Tape<T>& t = *all_out.tape_ptr();
-        const T* g = t.grad_of(all_out.index());
-        if (grad_w) {  // dW += G^T X: [O, m] x [m, I], one GEMM over every step's rows
-          detail::gemm<T>(true, false, out, in, m, g, x, T(1), t.grad_of(weight.index()));
-        }
-        if (grad_b) {  // db += column sums of G, row after row (vectorized along the row)
-      T* gb = t.grad_of(bias.index());
-      for (std::int64_t r = 0; r < m; ++r) {
-        const T* gr = g + r * out;
-        for (std::int64_t o = 0; o < out; ++o) gb[o] += gr[o];
-      }
-    }
-      });
+  const SharedRule<T> shared{Shape{steps * rows, out_}, inputs_, rows_used_, in_, out_};
+  outputs_ = bias.empty() ? record(shared, weight) : record(shared, weight, bias);
 }
 
 template <class T>
 Var<T> RecurrentLinear<T>::operator()(const Var<T>& x) {
   if (!batched_) return bias_.empty() ? linear(x, weight_) : linear(x, weight_, bias_);
-  Tape<T>& tape = x.tape();
-  tape.check_live(x, op);
-  const Shape xs = x.shape();
-  if (xs != Shape{rows_, in_}) {
-    throw ShapeError(std::string(op) + ": input " + xs.str() + ": expected [" +
-                     std::to_string(rows_) + "," + std::to_string(in_) + "] (rows " +
-                     std::to_string(rows_) + ", weight " + weight_.shape().str() + ")");
-  }
   if (calls_ == steps_) {
     throw ValueError(std::string(op) + ": more than the " + std::to_string(steps_) +
                      " steps it was made for");
   }
   const std::int64_t first = calls_ * rows_;  // this step's first row
-  Var<T> y = tape.make_view(op, outputs_, first * out_, Shape{rows_, out_}, true);
-  const T* px = x.value().data;
-  const T* pw = weight_.value().data;
-  T* py = tape.mutable_value(y);
-  const std::int64_t rows = rows_, in = in_, out = out_;
-  if (!bias_.empty()) {  // prefill with the bias; the GEMM adds onto it
-    const T* pb = bias_.value().data;
-    for (std::int64_t r = 0; r < rows; ++r) std::copy(pb, pb + out, py + r * out);
-  }
-  detail::gemm<T>(false, true, rows, out, in, px, pw, bias_.empty() ? T(0) : T(1), py);
-  std::copy(px, px + rows * in, inputs_ + first * in);
+  const StepRule<T> step{Shape{rows_, in_}, weight_.shape(), inputs_ + first * in_};
+  Var<T> y = bias_.empty() ? record_into(outputs_, first * out_, step, x, weight_)
+                           : record_into(outputs_, first * out_, step, x, weight_, bias_);
   ++calls_;
   *rows_used_ = calls_ * rows_;
-  if (x.requires_grad()) {  // dx += g W: [rows, O] x [O, I], needed by the step before
-    tape.set_backward(y, [=] {
-      Tape<T>& t = *y.tape_ptr();
-      detail::gemm<T>(false, false, rows, in, out, t.grad_of(y.index()), pw, T(1),
-                      t.grad_of(x.index()));
-    });
-  }
   return y;
 }
 

@@ -10,7 +10,7 @@
 #include "kernels/reduce.hpp"
 #include "kernels/softmax.hpp"
 #include "tapeloop/errors.hpp"
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 namespace {
@@ -23,43 +23,55 @@ T reduction_scale(bool average, std::int64_t n) {
   return n > 0 ? T(1) / static_cast<T>(n) : std::numeric_limits<T>::quiet_NaN();
 }
 
-// sum (scale 1) and mean (scale 1/n) of every element: the deterministic blocked sum of
-// kernels/reduce.cpp (bit-identical for any thread count, accurate for millions of floats).
-template <class T>
-Var<T> reduce_all(const char* op, const Var<T>& x, bool average) {
-  Tape<T>& tape = x.tape();
-  Var<T> out = tape.make_node(op, Shape{}, {x});
-  const T* px = x.value().data;
-  const std::int64_t n = x.numel();
-  const T scale = reduction_scale<T>(average, n);
-  kernels::sum_middle(px, 1, n, 1, tape.mutable_value(out), scale, false);
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    kernels::expand_middle(out.grad().data, 1, n, 1, x.grad().data, scale);
-  });
-  return out;
+// Which axis a reduction runs along: one, or all of them.
+struct ReduceAxis {
+  static constexpr int all = std::numeric_limits<int>::min();
+  int axis = all;
+  bool keepdim = false;
+};
+
+// The view of x around the reduced axis, and the output's shape; throws naming `op`.
+inline detail::AxisView reduce_view(const char* op, const Shape& shape, ReduceAxis r,
+                                    Shape& out_shape) {
+  if (r.axis == ReduceAxis::all) {
+    out_shape = Shape{};
+    return detail::AxisView{1, shape.numel(), 1};
+  }
+  const int ax = detail::checked_axis(op, r.axis, shape);
+  out_shape = detail::reduced_shape(shape, ax, r.keepdim);
+  return detail::axis_view(shape, ax);
 }
 
-// sum and mean along one axis: x seen as [outer, n, inner], summed over n.
-template <class T>
-Var<T> reduce_axis(const char* op, const Var<T>& x, int axis, bool keepdim, bool average) {
-  Tape<T>& tape = x.tape();
-  const Shape& shape = x.shape();
-  const int ax = detail::checked_axis(op, axis, shape);
-  const detail::AxisView v = detail::axis_view(shape, ax);
-  Var<T> out = tape.make_node(op, detail::reduced_shape(shape, ax, keepdim), {x});
-  const T* px = x.value().data;
-  const T scale = reduction_scale<T>(average, v.n);
-  kernels::sum_middle(px, v.outer, v.n, v.inner, tape.mutable_value(out), scale, false);
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    kernels::expand_middle(out.grad().data, v.outer, v.n, v.inner, x.grad().data, scale);
-  });
-  return out;
-}
+// sum (Mean = false) and mean (scale 1/n): x seen as [outer, n, inner] and summed over n by the
+// deterministic blocked sum of kernels/reduce.cpp (bit-identical for any thread count,
+// accurate for millions of floats).
+template <class T, bool Mean>
+struct SumRule {
+  static constexpr const char* name = Mean ? "mean" : "sum";
+  ReduceAxis where;
+  detail::AxisView v{};
+  T scale = T(1);
+
+  Shape check(InputShapes s) {
+    Shape out;
+    v = reduce_view(name, s[0], where, out);
+    scale = reduction_scale<T>(Mean, v.n);
+    return out;
+  }
+  void forward(ForwardContext<T>& c) const {
+    kernels::sum_middle(c.in(0), v.outer, v.n, v.inner, c.out(), scale, false);
+  }
+  void backward(BackwardContext<T>& c) const {
+    kernels::expand_middle(c.grad_out(), v.outer, v.n, v.inner, c.grad(0), scale);
+  }
+  void tangent(TangentContext<T>& c) const {
+    kernels::sum_middle(c.tangent(0), v.outer, v.n, v.inner, c.tangent_out(), scale, true);
+  }
+};
 
 // max and logsumexp have no value over an empty axis.
-void require_nonempty_axis(const char* op, const Shape& shape, int ax) {
+void require_nonempty_axis(const char* op, const Shape& shape, int axis) {
+  const int ax = detail::checked_axis(op, axis, shape);
   if (shape[ax] == 0) {
     throw ShapeError(std::string(op) + ": " + shape.str() + ": cannot reduce axis " +
                      std::to_string(ax) + " of size 0");
@@ -73,120 +85,112 @@ bool replaces_max(T v, T best) {
   return v > best || (v != v && best == best);
 }
 
-}  // namespace
-
+// The maximum along one axis; the gradient goes to the first maximal element.
 template <class T>
-Var<T> sum(const Var<T>& x) {
-  return reduce_all("sum", x, false);
-}
+struct MaxRule {
+  static constexpr const char* name = "max";
+  ReduceAxis where;
+  detail::AxisView v{};
+  std::int64_t* arg = nullptr;  // where each maximum came from, kept when a gradient will flow
 
-template <class T>
-Var<T> sum(const Var<T>& x, int axis, bool keepdim) {
-  return reduce_axis("sum", x, axis, keepdim, false);
-}
-
-template <class T>
-Var<T> mean(const Var<T>& x) {
-  return reduce_all("mean", x, true);
-}
-
-template <class T>
-Var<T> mean(const Var<T>& x, int axis, bool keepdim) {
-  return reduce_axis("mean", x, axis, keepdim, true);
-}
-
-template <class T>
-Var<T> max(const Var<T>& x, int axis, bool keepdim) {
-  Tape<T>& tape = x.tape();
-  const Shape& shape = x.shape();
-  const int ax = detail::checked_axis("max", axis, shape);
-  require_nonempty_axis("max", shape, ax);
-  const detail::AxisView v = detail::axis_view(shape, ax);
-  Var<T> out = tape.make_node("max", detail::reduced_shape(shape, ax, keepdim), {x});
-  const T* px = x.value().data;
-  T* py = tape.mutable_value(out);
-  // Backward needs where each maximum came from; keep it only if there will be a backward.
-  std::int64_t* arg = nullptr;
-  if (out.requires_grad()) {
-    arg = static_cast<std::int64_t*>(
-        tape.scratch_bytes(static_cast<std::size_t>(v.outer * v.inner) * sizeof(std::int64_t)));
+  Shape check(InputShapes s) {
+    Shape out;
+    v = reduce_view(name, s[0], where, out);
+    require_nonempty_axis(name, s[0], where.axis);
+    return out;
   }
-  for (std::int64_t o = 0; o < v.outer; ++o) {
-    T* y = py + o * v.inner;
-    const T* x0 = px + o * v.n * v.inner;
-    for (std::int64_t k = 0; k < v.inner; ++k) y[k] = x0[k];
-    if (arg) {
-      for (std::int64_t k = 0; k < v.inner; ++k) arg[o * v.inner + k] = 0;
-    }
-    for (std::int64_t j = 1; j < v.n; ++j) {
-      const T* xr = x0 + j * v.inner;
-      for (std::int64_t k = 0; k < v.inner; ++k) {
-        if (replaces_max(xr[k], y[k])) {
-          y[k] = xr[k];
-          if (arg) arg[o * v.inner + k] = j;
+  void forward(ForwardContext<T>& c) {
+    const T* px = c.in(0);
+    T* py = c.out();
+    if (c.needs_grad())
+      arg = c.template scratch_as<std::int64_t>(static_cast<std::size_t>(v.outer * v.inner));
+    for (std::int64_t o = 0; o < v.outer; ++o) {
+      T* y = py + o * v.inner;
+      const T* x0 = px + o * v.n * v.inner;
+      for (std::int64_t k = 0; k < v.inner; ++k) y[k] = x0[k];
+      if (arg) {
+        for (std::int64_t k = 0; k < v.inner; ++k) arg[o * v.inner + k] = 0;
+      }
+      for (std::int64_t j = 1; j < v.n; ++j) {
+        const T* xr = x0 + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) {
+          if (replaces_max(xr[k], y[k])) {
+            y[k] = xr[k];
+            if (arg) arg[o * v.inner + k] = j;
+          }
         }
       }
     }
   }
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data;
+  // dst[o, k] += src at the chosen element (backward: the transpose, scatter; tangent: gather).
+  template <class Visit>
+  void for_each_choice(Visit visit) const {
     for (std::int64_t o = 0; o < v.outer; ++o) {
       for (std::int64_t k = 0; k < v.inner; ++k) {
         const std::int64_t r = o * v.inner + k;
-        gx[(o * v.n + arg[r]) * v.inner + k] += g[r];
+        visit(r, (o * v.n + arg[r]) * v.inner + k);
       }
     }
-  });
-  return out;
-}
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T* g = c.grad_out();
+    T* gx = c.grad(0);
+    for_each_choice([&](std::int64_t r, std::int64_t src) { gx[src] += g[r]; });
+  }
+  void tangent(TangentContext<T>& c) const {
+    const T* tx = c.tangent(0);
+    T* ty = c.tangent_out();
+    for_each_choice([&](std::int64_t r, std::int64_t src) { ty[r] += tx[src]; });
+  }
+};
 
+// log(sum(exp(x))) along one axis, shifted by the maximum so nothing overflows.
 template <class T>
-Var<T> logsumexp(const Var<T>& x, int axis, bool keepdim) {
-  Tape<T>& tape = x.tape();
-  const Shape& shape = x.shape();
-  const int ax = detail::checked_axis("logsumexp", axis, shape);
-  require_nonempty_axis("logsumexp", shape, ax);
-  const detail::AxisView v = detail::axis_view(shape, ax);
-  Var<T> out = tape.make_node("logsumexp", detail::reduced_shape(shape, ax, keepdim), {x});
-  const T* px = x.value().data;
-  T* py = tape.mutable_value(out);
-  if (v.inner == 1) {  // reducing the last axis: contiguous rows, vector kernels
-    kernels::logsumexp_rows(px, py, v.outer, v.n);
-    tape.set_backward(out, [=] {
-      if (!x.requires_grad()) return;
-      kernels::logsumexp_rows_backward(out.grad().data, px, py, x.grad().data, v.outer, v.n);
-    });
+struct LogsumexpRule {
+  static constexpr const char* name = "logsumexp";
+  ReduceAxis where;
+  detail::AxisView v{};
+
+  Shape check(InputShapes s) {
+    Shape out;
+    v = reduce_view(name, s[0], where, out);
+    require_nonempty_axis(name, s[0], where.axis);
     return out;
   }
-  T* s = tape.scratch(v.inner);  // running sums of one outer slice
-  for (std::int64_t o = 0; o < v.outer; ++o) {
-    T* y = py + o * v.inner;
-    const T* x0 = px + o * v.n * v.inner;
-    // y first holds the shift m: the maximum, or 0 when the maximum is infinite (an all -inf
-    // slice must give log(0) = -inf, and +inf - +inf would be NaN).
-    for (std::int64_t k = 0; k < v.inner; ++k) y[k] = x0[k];
-    for (std::int64_t j = 1; j < v.n; ++j) {
-      const T* xr = x0 + j * v.inner;
-      for (std::int64_t k = 0; k < v.inner; ++k) {
-        if (replaces_max(xr[k], y[k])) y[k] = xr[k];
+  void forward(ForwardContext<T>& c) const {
+    const T* px = c.in(0);
+    T* py = c.out();
+    if (v.inner == 1) return kernels::logsumexp_rows(px, py, v.outer, v.n);  // vector kernels
+    T* s = c.scratch(v.inner);  // running sums of one outer slice
+    for (std::int64_t o = 0; o < v.outer; ++o) {
+      T* y = py + o * v.inner;
+      const T* x0 = px + o * v.n * v.inner;
+      // y first holds the shift m: the maximum, or 0 when the maximum is infinite (an all -inf
+      // slice must give log(0) = -inf, and +inf - +inf would be NaN).
+      for (std::int64_t k = 0; k < v.inner; ++k) y[k] = x0[k];
+      for (std::int64_t j = 1; j < v.n; ++j) {
+        const T* xr = x0 + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) {
+          if (replaces_max(xr[k], y[k])) y[k] = xr[k];
+        }
       }
+      for (std::int64_t k = 0; k < v.inner; ++k) {
+        if (std::isinf(y[k])) y[k] = T(0);
+        s[k] = T(0);
+      }
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const T* xr = x0 + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) s[k] += std::exp(xr[k] - y[k]);
+      }
+      for (std::int64_t k = 0; k < v.inner; ++k) y[k] += std::log(s[k]);
     }
-    for (std::int64_t k = 0; k < v.inner; ++k) {
-      if (std::isinf(y[k])) y[k] = T(0);
-      s[k] = T(0);
-    }
-    for (std::int64_t j = 0; j < v.n; ++j) {
-      const T* xr = x0 + j * v.inner;
-      for (std::int64_t k = 0; k < v.inner; ++k) s[k] += std::exp(xr[k] - y[k]);
-    }
-    for (std::int64_t k = 0; k < v.inner; ++k) y[k] += std::log(s[k]);
   }
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data;
+  void backward(BackwardContext<T>& c) const {
+    const T* g = c.grad_out();
+    const T* px = c.in(0);
+    const T* py = c.out();
+    T* gx = c.grad(0);
+    if (v.inner == 1) return kernels::logsumexp_rows_backward(g, px, py, gx, v.outer, v.n);
     // d/dx_j = exp(x_j - y): the softmax, read off the output.
     for (std::int64_t o = 0; o < v.outer; ++o) {
       const T* y = py + o * v.inner;
@@ -198,8 +202,54 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdim) {
         }
       }
     }
-  });
-  return out;
+  }
+  // dy = sum_j softmax_j dx_j.
+  void tangent(TangentContext<T>& c) const {
+    const T* px = c.in(0);
+    const T* py = c.out();
+    const T* tx = c.tangent(0);
+    T* ty = c.tangent_out();
+    for (std::int64_t o = 0; o < v.outer; ++o) {
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const std::int64_t base = (o * v.n + j) * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) {
+          ty[o * v.inner + k] += tx[base + k] * std::exp(px[base + k] - py[o * v.inner + k]);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+template <class T>
+Var<T> sum(const Var<T>& x) {
+  return record(SumRule<T, false>{}, x);
+}
+
+template <class T>
+Var<T> sum(const Var<T>& x, int axis, bool keepdim) {
+  return record(SumRule<T, false>{{axis, keepdim}}, x);
+}
+
+template <class T>
+Var<T> mean(const Var<T>& x) {
+  return record(SumRule<T, true>{}, x);
+}
+
+template <class T>
+Var<T> mean(const Var<T>& x, int axis, bool keepdim) {
+  return record(SumRule<T, true>{{axis, keepdim}}, x);
+}
+
+template <class T>
+Var<T> max(const Var<T>& x, int axis, bool keepdim) {
+  return record(MaxRule<T>{{axis, keepdim}}, x);
+}
+
+template <class T>
+Var<T> logsumexp(const Var<T>& x, int axis, bool keepdim) {
+  return record(LogsumexpRule<T>{{axis, keepdim}}, x);
 }
 
 #define TAPELOOP_INSTANTIATE(T)                   \

@@ -1,79 +1,114 @@
-// scan's non-template parts: argument checks, length masks, and the cell-result check.
+// scan's non-template parts: argument checks, length masks, and the step-result check.
 #include <string>
 
+#include "tapeloop/rule.hpp"
 #include "tapeloop/scan.hpp"
 
-namespace tapeloop::detail {
+namespace tapeloop {
+
+void check_truncation(const char* who, std::int64_t truncate, std::int64_t checkpoint) {
+  if (truncate < 0 || checkpoint < 0 || (truncate > 0 && checkpoint > 0)) {
+    throw ValueError(std::string(who) + ": checkpoint " + std::to_string(checkpoint) +
+                     " and truncate " + std::to_string(truncate) +
+                     ": neither may be negative, nor both set");
+  }
+}
+
+void check_sequence_lengths(const char* who, std::span<const std::int64_t> lengths,
+                            std::int64_t batch, std::int64_t steps, const char* what,
+                            const Shape& shape) {
+  if (lengths.empty()) return;
+  auto input = [&] { return std::string(" (") + what + " " + shape.str() + ")"; };
+  if (static_cast<std::int64_t>(lengths.size()) != batch) {
+    throw ShapeError(std::string(who) + ": " + std::to_string(lengths.size()) +
+                     " lengths for a batch of " + std::to_string(batch) + input());
+  }
+  for (std::size_t b = 0; b < lengths.size(); ++b) {
+    if (lengths[b] < 0 || lengths[b] > steps) {
+      throw ValueError(std::string(who) + ": length " + std::to_string(lengths[b]) +
+                       " of sequence " + std::to_string(b) + " is outside [0, " +
+                       std::to_string(steps) + "]" + input());
+    }
+  }
+}
+
+namespace detail {
 
 template <class T>
-void check_scan_arguments(const Var<T>& xs, const State<T>& state0, const ScanOptions& options) {
+void check_scan_arguments(const char* who, const Var<T>& xs, const State<T>& state0,
+                          const ScanOptions& options) {
   const Shape shape = xs.shape();
   if (shape.rank() < 2) {
-    throw ShapeError("scan: xs " + shape.str() + " must be [T, B, ...] (rank 2 or more)");
+    throw ShapeError(std::string(who) + ": xs " + shape.str() +
+                     " must be [T, B, ...] (rank 2 or more)");
   }
-  if (state0.empty()) throw ValueError("scan: the initial state has no parts");
+  if (state0.empty()) throw ValueError(std::string(who) + ": the initial state has no parts");
   for (const Var<T>& part : state0) {
-    xs.tape().check_live(part, "scan");
-    if (part.rank() < 1 || part.dim(0) != shape[1]) {
-      throw ShapeError("scan: state part " + part.shape().str() +
+    check_live(who, part, xs.tape());
+    if (!options.lengths.empty() && (part.rank() < 1 || part.dim(0) != shape[1])) {
+      throw ShapeError(std::string(who) + ": state part " + part.shape().str() +
                        " does not start with the batch size " + std::to_string(shape[1]) +
-                       " of xs " + shape.str());
+                       " of xs " + shape.str() + " (needed with lengths)");
     }
   }
-  if (options.truncate < 0 || options.checkpoint < 0) {
-    throw ValueError("scan: truncate (" + std::to_string(options.truncate) + ") and checkpoint (" +
-                     std::to_string(options.checkpoint) + ") must not be negative");
-  }
-  if (options.truncate > 0 && options.checkpoint > 0) {
-    throw ValueError("scan: truncate and checkpoint cannot be combined");
-  }
-  if (!options.lengths.empty()) {
-    if (static_cast<std::int64_t>(options.lengths.size()) != shape[1]) {
-      throw ShapeError("scan: " + std::to_string(options.lengths.size()) +
-                       " lengths for a batch of " + std::to_string(shape[1]) + " (xs " +
-                       shape.str() + ")");
-    }
-    for (std::size_t b = 0; b < options.lengths.size(); ++b) {
-      if (options.lengths[b] < 0 || options.lengths[b] > shape[0]) {
-        throw ValueError("scan: length " + std::to_string(options.lengths[b]) + " of sequence " +
-                         std::to_string(b) + " is outside [0, " + std::to_string(shape[0]) + "]");
-      }
-    }
-  }
+  check_truncation(who, options.truncate, 0);
+  check_sequence_lengths(who, options.lengths, shape[1], shape[0], "xs", shape);
 }
 
 template <class T>
 Var<T> length_mask(Tape<T>& tape, std::span<const std::int64_t> lengths, std::int64_t t, int rank) {
   Shape shape{static_cast<std::int64_t>(lengths.size())};
   for (int i = 1; i < rank; ++i) shape.push_back(1);
-  Var<T> mask = tape.make_node("scan_mask", shape, {});
-  T* m = tape.mutable_value(mask);
+  T* m = record_scratch<T>(tape, shape.numel());
   for (std::size_t b = 0; b < lengths.size(); ++b) m[b] = t < lengths[b] ? T(1) : T(0);
-  return mask;
+  return tape.constant(TensorRef<const T>{m, shape});
 }
 
 template <class T>
-void check_cell_result(const State<T>& previous, const State<T>& next, std::int64_t t) {
-  if (next.size() != previous.size()) {
-    throw ShapeError("scan: at step " + std::to_string(t) + " the cell returned " +
-                     std::to_string(next.size()) + " state parts instead of " +
-                     std::to_string(previous.size()));
+void check_step_result(const char* who, const State<T>& previous, const StepResult<T>& next,
+                       StepShape<T>& expected, std::int64_t t, bool lengths, std::int64_t batch) {
+  auto at = [&] { return std::string(who) + ": at step " + std::to_string(t) + " the cell "; };
+  if (next.state.size() != previous.size()) {
+    throw ShapeError(at() + "returned " + std::to_string(next.state.size()) +
+                     " state parts instead of " + std::to_string(previous.size()));
   }
-  for (int i = 0; i < next.size(); ++i) {
-    if (next[i].shape() != previous[i].shape()) {
-      throw ShapeError("scan: at step " + std::to_string(t) + " the cell turned state part " +
-                       std::to_string(i) + " from " + previous[i].shape().str() + " into " +
-                       next[i].shape().str());
+  for (int i = 0; i < next.state.size(); ++i) {
+    if (next.state[i].shape() != previous[i].shape()) {
+      throw ShapeError(at() + "turned state part " + std::to_string(i) + " from " +
+                       previous[i].shape().str() + " into " + next.state[i].shape().str());
     }
+  }
+  const bool has_y = !next.y.empty();
+  if (!expected.known) {
+    expected.known = true;
+    expected.has_y = has_y;
+    if (has_y) expected.y = next.y.shape();
+    if (has_y && lengths && (expected.y.rank() < 1 || expected.y[0] != batch)) {
+      throw ShapeError(at() + "returned y " + expected.y.str() +
+                       ", which does not start with the batch size " + std::to_string(batch) +
+                       " (needed with lengths)");
+    }
+    return;
+  }
+  if (has_y != expected.has_y) {
+    throw ShapeError(at() + (has_y ? "returned a y" : "returned no y") +
+                     ", unlike at the first step");
+  }
+  if (has_y && next.y.shape() != expected.y) {
+    throw ShapeError(at() + "returned y " + next.y.shape().str() + ", not " + expected.y.str() +
+                     " as at the first step");
   }
 }
 
 #define TAPELOOP_INSTANTIATE(T)                                                            \
-  template void check_scan_arguments(const Var<T>&, const State<T>&, const ScanOptions&);  \
+  template void check_scan_arguments(const char*, const Var<T>&, const State<T>&,          \
+                                     const ScanOptions&);                                  \
   template Var<T> length_mask(Tape<T>&, std::span<const std::int64_t>, std::int64_t, int); \
-  template void check_cell_result(const State<T>&, const State<T>&, std::int64_t);
+  template void check_step_result(const char*, const State<T>&, const StepResult<T>&,      \
+                                  StepShape<T>&, std::int64_t, bool, std::int64_t);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)
 #undef TAPELOOP_INSTANTIATE
 
-}  // namespace tapeloop::detail
+}  // namespace detail
+}  // namespace tapeloop

@@ -6,7 +6,7 @@
 
 #include "strided.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 namespace {
@@ -28,39 +28,88 @@ std::string where(int axis, const Shape& shape) {
          std::to_string(shape[axis]) + ")";
 }
 
+// A block of x copied out: `outer` runs of `block` elements, `step` apart in x from `start`.
+// Backward adds into the parent's gradient window in place: no temporary. (narrow, slice and
+// select record the same copy, named after the general one.)
+template <class T>
+struct BlockCopyRule {
+  static constexpr const char* name = "narrow";
+  Shape out_shape;
+  std::int64_t start, outer, block, step;
+
+  Shape check(InputShapes) const { return out_shape; }
+  // visit(offset in y, offset in x) for every run.
+  template <class Visit>
+  void for_each_run(Visit visit) const {
+    for (std::int64_t o = 0; o < outer; ++o) visit(o * block, start + o * step);
+  }
+  void forward(ForwardContext<T>& c) const {
+    const T* px = c.in(0);
+    T* py = c.out();
+    for_each_run(
+        [&](std::int64_t y, std::int64_t x) { std::copy(px + x, px + x + block, py + y); });
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T* g = c.grad_out();
+    T* gx = c.grad(0);
+    for_each_run([&](std::int64_t y, std::int64_t x) {
+      for (std::int64_t j = 0; j < block; ++j) gx[x + j] += g[y + j];
+    });
+  }
+  void tangent(TangentContext<T>& c) const {
+    const T* tx = c.tangent(0);
+    T* ty = c.tangent_out();
+    for_each_run([&](std::int64_t y, std::int64_t x) {
+      for (std::int64_t j = 0; j < block; ++j) ty[y + j] += tx[x + j];
+    });
+  }
+};
+
 // `length` elements from `start` along a normalized `axis`, with the result shaped `out_shape`
 // (the same numel; select drops the axis). Views [outer, dim, inner] as blocks: with outer == 1,
 // or the whole axis taken, the block is one contiguous run of memory and becomes a view.
 template <class T>
 Var<T> take_block(const char* op, const Var<T>& x, int axis, std::int64_t start,
                   std::int64_t length, const Shape& out_shape) {
-  Tape<T>& tape = x.tape();
-  const Shape xs = x.shape();  // a copy: make_node may move the tape's node storage
+  const Shape xs = x.shape();
   const std::int64_t outer = detail::outer_size(xs, axis);
   const std::int64_t dim = xs[axis];
   const std::int64_t inner = detail::inner_size(xs, axis);
   if (outer == 1 || length == dim || out_shape.numel() == 0) {
     const std::int64_t offset = out_shape.numel() == 0 ? 0 : start * inner;
-    return tape.make_view(op, x, offset, out_shape, true);
+    return record_view(op, x, offset, out_shape, true);
   }
-  Var<T> out = tape.make_node(op, out_shape, {x});
-  const T* px = x.value().data + start * inner;
-  T* py = tape.mutable_value(out);
-  const std::int64_t block = length * inner;  // contiguous run per outer index
-  const std::int64_t step = dim * inner;      // distance between runs in x
-  for (std::int64_t o = 0; o < outer; ++o) {
-    std::copy(px + o * step, px + o * step + block, py + o * block);
-  }
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data + start * inner;  // add into the parent's window: no temporary
-    for (std::int64_t o = 0; o < outer; ++o) {
-      for (std::int64_t j = 0; j < block; ++j) gx[o * step + j] += g[o * block + j];
-    }
-  });
-  return out;
+  return record(BlockCopyRule<T>{out_shape, start * inner, outer, length * inner, dim * inner}, x);
 }
+
+// A permutation that moves data: y[i] = x at i's offset under x's strides. (transpose records
+// the same.)
+template <class T>
+struct PermuteRule {
+  static constexpr const char* name = "permute";
+  Shape out_shape;
+  std::array<std::int64_t, Shape::max_rank> strides;  // x's stride for each output axis
+
+  Shape check(InputShapes) const { return out_shape; }
+  void forward(ForwardContext<T>& c) const {
+    const T* px = c.in(0);
+    T* py = c.out();
+    detail::strided_for_each(out_shape, strides.data(),
+                             [=](std::int64_t i, std::int64_t src) { py[i] = px[src]; });
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T* g = c.grad_out();
+    T* gx = c.grad(0);
+    detail::strided_for_each(out_shape, strides.data(),
+                             [=](std::int64_t i, std::int64_t src) { gx[src] += g[i]; });
+  }
+  void tangent(TangentContext<T>& c) const {
+    const T* tx = c.tangent(0);
+    T* ty = c.tangent_out();
+    detail::strided_for_each(out_shape, strides.data(),
+                             [=](std::int64_t i, std::int64_t src) { ty[i] += tx[src]; });
+  }
+};
 
 template <class T>
 Var<T> permute_impl(const char* op, const Var<T>& x, std::span<const int> axes) {
@@ -93,22 +142,8 @@ Var<T> permute_impl(const char* op, const Var<T>& x, std::span<const int> axes) 
       last_moved = a;
     }
   }
-  Tape<T>& tape = x.tape();
-  if (same_layout) return tape.make_view(op, x, 0, out_shape, true);
-
-  Var<T> out = tape.make_node(op, out_shape, {x});
-  const T* px = x.value().data;
-  T* py = tape.mutable_value(out);
-  detail::strided_for_each(out_shape, strides.data(),
-                           [=](std::int64_t i, std::int64_t src) { py[i] = px[src]; });
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data;
-    detail::strided_for_each(out_shape, strides.data(),
-                             [=](std::int64_t i, std::int64_t src) { gx[src] += g[i]; });
-  });
-  return out;
+  if (same_layout) return record_view(op, x, 0, out_shape, true);
+  return record(PermuteRule<T>{out_shape, strides}, x);
 }
 
 }  // namespace
@@ -121,7 +156,7 @@ Var<T> reshape(const Var<T>& x, const Shape& shape) {
                      " elements) as " + shape.str() + " (" + std::to_string(shape.numel()) +
                      " elements)");
   }
-  return x.tape().make_view("reshape", x, 0, shape, true);
+  return record_view("reshape", x, 0, shape, true);
 }
 
 template <class T>

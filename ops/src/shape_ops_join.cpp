@@ -1,91 +1,117 @@
 // concat and stack: several inputs copied side by side along one axis; backward hands each
 // input its block of the gradient.
 #include <algorithm>
-#include <cstring>
 #include <string>
-#include <type_traits>
 
 #include "strided.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 namespace {
 
-template <class T>
-std::string shapes_str(std::span<const Var<T>> inputs) {
-  std::string s;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (i) s += ", ";
-    s += inputs[i].shape().str();
-  }
-  return s;
-}
-
-// Both operators see the output as [outer, sum of widths]: input i contributes a run of
-// width_i = numel_i / outer elements to every outer row, in input order.
-template <class T>
-Var<T> join(const char* op, std::span<const Var<T>> inputs, std::int64_t outer,
-            const Shape& out_shape) {
-  Tape<T>& tape = inputs[0].tape();
-  Var<T> out = tape.make_node(op, out_shape, inputs.data(), inputs.size());
-  const std::size_t count = inputs.size();
-  T* py = tape.mutable_value(out);
-  const std::int64_t row = outer == 0 ? 0 : out_shape.numel() / outer;
-  std::int64_t column = 0;
-  for (const Var<T>& in : inputs) {
-    const T* px = in.value().data;
-    const std::int64_t width = outer == 0 ? 0 : in.numel() / outer;
-    for (std::int64_t o = 0; o < outer; ++o) {
-      std::copy(px + o * width, px + (o + 1) * width, py + o * row + column);
-    }
-    column += width;
-  }
-  if (!out.requires_grad()) return out;
-  // The closure must be plain data: the input list goes to the arena, captured by pointer.
-  static_assert(std::is_trivially_copyable_v<Var<T>>);
-  auto* saved = static_cast<Var<T>*>(tape.scratch_bytes(count * sizeof(Var<T>)));
-  std::memcpy(static_cast<void*>(saved), inputs.data(), count * sizeof(Var<T>));
-  tape.set_backward(out, [=] {
-    const T* g = out.grad().data;
-    std::int64_t col = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-      const std::int64_t width = outer == 0 ? 0 : saved[i].numel() / outer;
-      if (saved[i].requires_grad()) {
-        T* gx = saved[i].grad().data;
-        for (std::int64_t o = 0; o < outer; ++o) {
-          const T* src = g + o * row + col;
-          T* dst = gx + o * width;
-          for (std::int64_t j = 0; j < width; ++j) dst[j] += src[j];
-        }
-      }
-      col += width;
-    }
-  });
+std::string shapes_str(InputShapes s) {
+  std::string out;
+  for (int i = 0; i < s.size(); ++i) out += (i ? ", " : "") + s[i].str();
   return out;
 }
+
+// concat (Stack = false) joins along an existing axis, stack along a new one. Both see the
+// output as [outer, sum of widths]: input i contributes a run of width_i = numel_i / outer
+// elements to every outer row, in input order.
+template <class T, bool Stack>
+struct JoinRule {
+  static constexpr const char* name = Stack ? "stack" : "concat";
+  int axis;
+  Shape out_shape{};
+  std::int64_t outer = 0;
+
+  Shape check(InputShapes s) {
+    const Shape& first = s[0];
+    const int a = normalize_axis(name, axis, first.rank() + (Stack ? 1 : 0));
+    out_shape = first;
+    if (Stack) {
+      for (int i = 0; i < s.size(); ++i) {
+        if (s[i] != first)
+          throw ShapeError("stack: shapes " + shapes_str(s) + " are not all equal");
+      }
+      if (first.rank() == Shape::max_rank) {
+        throw ShapeError("stack: stacking " + first.str() + " would exceed rank " +
+                         std::to_string(Shape::max_rank));
+      }
+      out_shape = Shape{};
+      for (int d = 0; d <= first.rank(); ++d) {
+        if (d == a) out_shape.push_back(s.size());
+        if (d < first.rank()) out_shape.push_back(first[d]);
+      }
+    } else {
+      std::int64_t total = 0;
+      for (int i = 0; i < s.size(); ++i) {
+        bool fits = s[i].rank() == first.rank();
+        for (int d = 0; fits && d < first.rank(); ++d) fits = d == a || s[i][d] == first[d];
+        if (!fits) {
+          throw ShapeError("concat: shapes " + shapes_str(s) + " differ outside axis " +
+                           std::to_string(axis));
+        }
+        total += s[i][a];
+      }
+      out_shape[a] = total;
+    }
+    outer = detail::outer_size(first, a);
+    return out_shape;
+  }
+  // visit(i, offset in each output row, width) for every input i.
+  template <class Visit>
+  void for_each_input(const OpContext<T>& c, Visit visit) const {
+    std::int64_t column = 0;
+    for (int i = 0; i < c.inputs(); ++i) {
+      const std::int64_t width = outer == 0 ? 0 : c.in_shape(i).numel() / outer;
+      visit(i, column, width);
+      column += width;
+    }
+  }
+  std::int64_t row() const { return outer == 0 ? 0 : out_shape.numel() / outer; }
+  void forward(ForwardContext<T>& c) const {
+    T* py = c.out();
+    const std::int64_t r = row();
+    for_each_input(c, [&](int i, std::int64_t column, std::int64_t width) {
+      const T* px = c.in(i);
+      for (std::int64_t o = 0; o < outer; ++o) {
+        std::copy(px + o * width, px + (o + 1) * width, py + o * r + column);
+      }
+    });
+  }
+  void backward(BackwardContext<T>& c) const {
+    const T* g = c.grad_out();
+    const std::int64_t r = row();
+    for_each_input(c, [&](int i, std::int64_t column, std::int64_t width) {
+      T* gx = c.grad(i);
+      if (!gx) return;
+      for (std::int64_t o = 0; o < outer; ++o) {
+        const T* src = g + o * r + column;
+        T* dst = gx + o * width;
+        for (std::int64_t j = 0; j < width; ++j) dst[j] += src[j];
+      }
+    });
+  }
+  void tangent(TangentContext<T>& c) const {
+    T* ty = c.tangent_out();
+    const std::int64_t r = row();
+    for_each_input(c, [&](int i, std::int64_t column, std::int64_t width) {
+      const T* tx = c.tangent(i);
+      if (!tx) return;
+      for (std::int64_t o = 0; o < outer; ++o) {
+        std::copy(tx + o * width, tx + (o + 1) * width, ty + o * r + column);
+      }
+    });
+  }
+};
 
 }  // namespace
 
 template <class T>
 Var<T> concat(std::span<const Var<T>> inputs, int axis) {
-  if (inputs.empty()) throw ValueError("concat: no inputs");
-  const Shape first = inputs[0].shape();
-  const int a = normalize_axis("concat", axis, first.rank());
-  Shape out_shape = first;
-  std::int64_t total = 0;
-  for (const Var<T>& in : inputs) {
-    const Shape& s = in.shape();
-    bool fits = s.rank() == first.rank();
-    for (int d = 0; fits && d < s.rank(); ++d) fits = d == a || s[d] == first[d];
-    if (!fits) {
-      throw ShapeError("concat: shapes " + shapes_str(inputs) + " differ outside axis " +
-                       std::to_string(axis));
-    }
-    total += s[a];
-  }
-  out_shape[a] = total;
-  return join("concat", inputs, detail::outer_size(first, a), out_shape);
+  return record_list(JoinRule<T, false>{axis}, inputs);
 }
 
 template <class T>
@@ -95,24 +121,7 @@ Var<T> concat(std::initializer_list<Var<T>> inputs, int axis) {
 
 template <class T>
 Var<T> stack(std::span<const Var<T>> inputs, int axis) {
-  if (inputs.empty()) throw ValueError("stack: no inputs");
-  const Shape first = inputs[0].shape();
-  const int a = normalize_axis("stack", axis, first.rank() + 1);
-  for (const Var<T>& in : inputs) {
-    if (in.shape() != first) {
-      throw ShapeError("stack: shapes " + shapes_str(inputs) + " are not all equal");
-    }
-  }
-  if (first.rank() == Shape::max_rank) {
-    throw ShapeError("stack: stacking " + first.str() + " would exceed rank " +
-                     std::to_string(Shape::max_rank));
-  }
-  Shape out_shape;
-  for (int d = 0; d <= first.rank(); ++d) {
-    if (d == a) out_shape.push_back(static_cast<std::int64_t>(inputs.size()));
-    if (d < first.rank()) out_shape.push_back(first[d]);
-  }
-  return join("stack", inputs, detail::outer_size(first, a), out_shape);
+  return record_list(JoinRule<T, true>{axis}, inputs);
 }
 
 template <class T>

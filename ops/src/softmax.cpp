@@ -7,7 +7,7 @@
 
 #include "axis.hpp"
 #include "kernels/softmax.hpp"
-#include "tapeloop/tape.hpp"
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop {
 namespace {
@@ -47,107 +47,88 @@ void log_softmax_forward(const T* px, T* py, T* row, const detail::AxisView& v) 
   }
 }
 
-// Shared front of both operators: checks the axis, makes the node and the scratch row.
-template <class T>
-struct SoftmaxSetup {
-  Var<T> out;
-  detail::AxisView v;
-  T* row;
-};
+// softmax (Log = false) and log_softmax along one axis.
+template <class T, bool Log>
+struct SoftmaxRule {
+  static constexpr const char* name = Log ? "log_softmax" : "softmax";
+  int axis;
+  detail::AxisView v{};
+  T* row = nullptr;  // one row of scratch, for forward and later backward: none made there
 
-template <class T>
-SoftmaxSetup<T> setup(const char* op, const Var<T>& x, int axis) {
-  Tape<T>& tape = x.tape();
-  const Shape& shape = x.shape();
-  const int ax = detail::checked_axis(op, axis, shape);
-  SoftmaxSetup<T> s;
-  s.v = detail::axis_view(shape, ax);
-  s.out = tape.make_node(op, shape, {x});
-  // One row serves the forward pass and, later, the backward pass: no allocation in backward.
-  s.row = tape.scratch(s.v.inner);
-  return s;
-}
+  Shape check(InputShapes s) {
+    v = detail::axis_view(s[0], detail::checked_axis(name, axis, s[0]));
+    return s[0];
+  }
+  void forward(ForwardContext<T>& c) {
+    if (v.inner == 1) {  // the common case, the last axis: contiguous rows, vector kernels
+      return kernels::softmax_rows(c.in(0), c.out(), v.outer, v.n, Log);
+    }
+    row = c.scratch(v.inner);
+    T* py = c.out();
+    log_softmax_forward(c.in(0), py, row, v);
+    if (!Log) {
+      const std::int64_t numel = c.out_shape().numel();
+      for (std::int64_t i = 0; i < numel; ++i) py[i] = std::exp(py[i]);
+    }
+  }
+  // The softmax at element r, read off the output.
+  static T prob(const T* py, std::int64_t r) { return Log ? std::exp(py[r]) : py[r]; }
+
+  // softmax: dx = y (g - sum_j g_j y_j); log_softmax: dx = g - softmax sum_j g_j.
+  void backward(BackwardContext<T>& c) const {
+    const T* g = c.grad_out();
+    const T* py = c.out();
+    T* gx = c.grad(0);
+    if (v.inner == 1) return kernels::softmax_rows_backward(g, py, gx, v.outer, v.n, Log);
+    for (std::int64_t o = 0; o < v.outer; ++o) {
+      const std::int64_t base = o * v.n * v.inner;
+      for (std::int64_t k = 0; k < v.inner; ++k) row[k] = T(0);
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const std::int64_t r = base + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) row[k] += Log ? g[r + k] : g[r + k] * py[r + k];
+      }
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const std::int64_t r = base + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) {
+          gx[r + k] += Log ? g[r + k] - prob(py, r + k) * row[k] : py[r + k] * (g[r + k] - row[k]);
+        }
+      }
+    }
+  }
+  // softmax: dy = y (t - sum_j y_j t_j); log_softmax: dy = t - sum_j softmax_j t_j. Any axis,
+  // with one row of sums.
+  void tangent(TangentContext<T>& c) const {
+    const T* t = c.tangent(0);
+    const T* py = c.out();
+    T* ty = c.tangent_out();
+    T* sums = c.scratch(v.inner);
+    for (std::int64_t o = 0; o < v.outer; ++o) {
+      const std::int64_t base = o * v.n * v.inner;
+      for (std::int64_t k = 0; k < v.inner; ++k) sums[k] = T(0);
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const std::int64_t r = base + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) sums[k] += prob(py, r + k) * t[r + k];
+      }
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const std::int64_t r = base + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) {
+          ty[r + k] += Log ? t[r + k] - sums[k] : py[r + k] * (t[r + k] - sums[k]);
+        }
+      }
+    }
+  }
+};
 
 }  // namespace
 
 template <class T>
 Var<T> softmax(const Var<T>& x, int axis) {
-  const SoftmaxSetup<T> s = setup("softmax", x, axis);
-  Tape<T>& tape = x.tape();
-  const Var<T> out = s.out;
-  const detail::AxisView v = s.v;
-  T* row = s.row;
-  T* py = tape.mutable_value(out);
-  if (v.inner == 1) {  // the common case, the last axis: contiguous rows, vector kernels
-    kernels::softmax_rows(x.value().data, py, v.outer, v.n, false);
-    tape.set_backward(out, [=] {
-      if (!x.requires_grad()) return;
-      kernels::softmax_rows_backward(out.grad().data, py, x.grad().data, v.outer, v.n, false);
-    });
-    return out;
-  }
-  const std::int64_t numel = x.numel();
-  log_softmax_forward(x.value().data, py, row, v);
-  for (std::int64_t i = 0; i < numel; ++i) py[i] = std::exp(py[i]);
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data;
-    for (std::int64_t o = 0; o < v.outer; ++o) {
-      const std::int64_t base = o * v.n * v.inner;
-      // row = sum_j g_j y_j
-      for (std::int64_t k = 0; k < v.inner; ++k) row[k] = T(0);
-      for (std::int64_t j = 0; j < v.n; ++j) {
-        const std::int64_t r = base + j * v.inner;
-        for (std::int64_t k = 0; k < v.inner; ++k) row[k] += g[r + k] * py[r + k];
-      }
-      for (std::int64_t j = 0; j < v.n; ++j) {
-        const std::int64_t r = base + j * v.inner;
-        for (std::int64_t k = 0; k < v.inner; ++k) gx[r + k] += py[r + k] * (g[r + k] - row[k]);
-      }
-    }
-  });
-  return out;
+  return record(SoftmaxRule<T, false>{axis}, x);
 }
 
 template <class T>
 Var<T> log_softmax(const Var<T>& x, int axis) {
-  const SoftmaxSetup<T> s = setup("log_softmax", x, axis);
-  Tape<T>& tape = x.tape();
-  const Var<T> out = s.out;
-  const detail::AxisView v = s.v;
-  T* row = s.row;
-  T* py = tape.mutable_value(out);
-  if (v.inner == 1) {  // the common case, the last axis: contiguous rows, vector kernels
-    kernels::softmax_rows(x.value().data, py, v.outer, v.n, true);
-    tape.set_backward(out, [=] {
-      if (!x.requires_grad()) return;
-      kernels::softmax_rows_backward(out.grad().data, py, x.grad().data, v.outer, v.n, true);
-    });
-    return out;
-  }
-  log_softmax_forward(x.value().data, py, row, v);
-  tape.set_backward(out, [=] {
-    if (!x.requires_grad()) return;
-    const T* g = out.grad().data;
-    T* gx = x.grad().data;
-    for (std::int64_t o = 0; o < v.outer; ++o) {
-      const std::int64_t base = o * v.n * v.inner;
-      // row = sum_j g_j
-      for (std::int64_t k = 0; k < v.inner; ++k) row[k] = T(0);
-      for (std::int64_t j = 0; j < v.n; ++j) {
-        const std::int64_t r = base + j * v.inner;
-        for (std::int64_t k = 0; k < v.inner; ++k) row[k] += g[r + k];
-      }
-      // softmax = exp(y), read off the output.
-      for (std::int64_t j = 0; j < v.n; ++j) {
-        const std::int64_t r = base + j * v.inner;
-        for (std::int64_t k = 0; k < v.inner; ++k)
-          gx[r + k] += g[r + k] - std::exp(py[r + k]) * row[k];
-      }
-    }
-  });
-  return out;
+  return record(SoftmaxRule<T, true>{axis}, x);
 }
 
 #define TAPELOOP_INSTANTIATE(T)                \

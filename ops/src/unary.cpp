@@ -1,60 +1,67 @@
-// Elementwise math: each operator names its vector kernel (ops/src/kernels/unary.cpp); pow, which
-// has none, states its value and derivative as scalar lambdas.
+// Elementwise math: the operators of the unary kernel functions, made from their list, and pow,
+// whose rule is a scalar loop.
 #include "tapeloop/ops/unary.hpp"
 
 #include <cmath>
 #include <sstream>
 
 #include "elementwise.hpp"
-#include "sigmoid.hpp"
+#include "kernels/parallel.hpp"
 #include "tapeloop/errors.hpp"
+#include "tapeloop/ops/arithmetic.hpp"
 
 namespace tapeloop {
 
-template <class T>
-Var<T> exp(const Var<T>& x) {
-  return detail::unary("exp", x, kernels::Unary::exp);
-}
+// The operators of the plain kernel functions (kernels/elementwise.hpp), neg included.
+#define TAPELOOP_UNARY_OPERATOR(name, Functor)     \
+  template <class T>                               \
+  Var<T> name(const Var<T>& x) {                   \
+    return detail::unary<kernels::Unary::name>(x); \
+  }                                                \
+  template Var<float> name(const Var<float>&);     \
+  template Var<double> name(const Var<double>&);
+TAPELOOP_UNARY_PLAIN(TAPELOOP_UNARY_OPERATOR)
+#undef TAPELOOP_UNARY_OPERATOR
 
-template <class T>
-Var<T> log(const Var<T>& x) {
-  return detail::unary("log", x, kernels::Unary::log);
-}
+namespace {
 
+// x^e (std::pow), which has no vector kernel: a scalar loop, parallel above the grain size.
 template <class T>
-Var<T> sqrt(const Var<T>& x) {
-  return detail::unary("sqrt", x, kernels::Unary::sqrt);
-}
+struct PowRule {
+  static constexpr const char* name = "pow";
+  T e;
 
-template <class T>
-Var<T> abs(const Var<T>& x) {
-  return detail::unary("abs", x, kernels::Unary::abs);
-}
+  Shape check(InputShapes s) const { return s[0]; }
+  void forward(ForwardContext<T>& c) const {
+    const T* x = c.in(0);
+    T* y = c.out();
+    kernels::parallel_elements(c.out_shape().numel(), kernels::cost::libm,
+                               [&](std::int64_t b, std::int64_t end) {
+                                 for (std::int64_t i = b; i < end; ++i) y[i] = std::pow(x[i], e);
+                               });
+  }
+  // g * e * x^(e-1): g * e * y / x would reuse the output but is NaN at x = 0. Exactly 0 for
+  // e = 0 (rather than 0 * inf at x = 0, as PyTorch).
+  void add_derivative(const T* g, const T* x, T* dst, std::int64_t n) const {
+    kernels::parallel_elements(n, kernels::cost::libm, [&](std::int64_t b, std::int64_t end) {
+      for (std::int64_t i = b; i < end; ++i) {
+        dst[i] += e == T(0) ? T(0) : g[i] * e * std::pow(x[i], e - T(1));
+      }
+    });
+  }
+  void backward(BackwardContext<T>& c) const {
+    add_derivative(c.grad_out(), c.in(0), c.grad(0), c.out_shape().numel());
+  }
+  void tangent(TangentContext<T>& c) const {
+    add_derivative(c.tangent(0), c.in(0), c.tangent_out(), c.out_shape().numel());
+  }
+};
 
-template <class T>
-Var<T> tanh(const Var<T>& x) {
-  return detail::unary("tanh", x, kernels::Unary::tanh);
-}
-
-template <class T>
-Var<T> sigmoid(const Var<T>& x) {
-  // The kernel only ever exponentiates -|x|, so nothing overflows (kernels/simd.hpp).
-  return detail::unary("sigmoid", x, kernels::Unary::sigmoid);
-}
-
-template <class T>
-Var<T> relu(const Var<T>& x) {
-  // y > 0 exactly when x > 0, so the derivative reads the output only.
-  return detail::unary("relu", x, kernels::Unary::relu);
-}
+}  // namespace
 
 template <class T>
 Var<T> pow(const Var<T>& x, typename Var<T>::value_type exponent) {
-  const T e = exponent;
-  // g * e * y / x would reuse the output but is NaN at x = 0; x^(e-1) is correct there.
-  return detail::unary_scalar(
-      "pow", x, [e](T v) { return std::pow(v, e); },
-      [e](T g, T v, T) { return e == T(0) ? T(0) : g * e * std::pow(v, e - T(1)); });
+  return record(PowRule<T>{exponent}, x);
 }
 
 template <class T>
@@ -64,21 +71,12 @@ Var<T> clamp(const Var<T>& x, typename Var<T>::value_type low, typename Var<T>::
     s << "clamp: " << x.shape().str() << ": low " << low << " is not <= high " << high;
     throw ValueError(s.str());
   }
-  const T lo = low;
-  const T hi = high;
   // Gradient 1 on the closed interval [low, high], bounds included, as PyTorch's clamp.
-  return detail::unary("clamp", x, kernels::Unary::clamp, lo, hi);
+  return detail::unary<kernels::Unary::clamp>(x, T(low), T(high));
 }
 
-#define TAPELOOP_INSTANTIATE(T)           \
-  template Var<T> exp(const Var<T>&);     \
-  template Var<T> log(const Var<T>&);     \
-  template Var<T> sqrt(const Var<T>&);    \
-  template Var<T> abs(const Var<T>&);     \
-  template Var<T> tanh(const Var<T>&);    \
-  template Var<T> sigmoid(const Var<T>&); \
-  template Var<T> relu(const Var<T>&);    \
-  template Var<T> pow(const Var<T>&, T);  \
+#define TAPELOOP_INSTANTIATE(T)          \
+  template Var<T> pow(const Var<T>&, T); \
   template Var<T> clamp(const Var<T>&, T, T);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)

@@ -33,6 +33,12 @@ class ValueError : public Error {
   using Error::Error;
 };
 
+/// A derivative an operator does not provide, e.g. "jvp: max_pool has no tangent rule".
+class NotImplementedError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A file whose contents are not what they must be: a damaged or truncated safetensors file, or
 /// a checkpoint that does not fit the model it is loaded into. The message names the file.
 class FormatError : public Error {

@@ -31,6 +31,10 @@ struct GradcheckOptions {
   /// Rerun with each input frozen and its gradient buffer filled with sentinel values that
   /// must survive bit for bit: a rule that writes a gradient nobody asked for fails.
   bool check_frozen_inputs = true;
+  /// Also compare the forward-mode derivative (Tape::jvp along a random direction of every
+  /// input) against central differences along that direction. A function through an operator
+  /// without a tangent rule skips this check (GradcheckResult::tangents_checked says so).
+  bool check_tangents = true;
   /// Fill each new value buffer with NaN first: an operator that leaves an output element
   /// unwritten produces NaN and fails.
   bool poison_values = true;
@@ -42,6 +46,10 @@ struct GradcheckResult {
   double max_abs_error = 0;  // over all compared Jacobian entries
   std::int64_t entries_checked = 0;
   std::string message;  // the first failures, readable
+  /// Whether the tangents were compared; false when disabled or when an operator on the way
+  /// has no tangent rule (then `no_tangent` holds its NotImplementedError message).
+  bool tangents_checked = false;
+  std::string no_tangent;
   explicit operator bool() const { return passed; }
 };
 
@@ -49,7 +57,8 @@ struct GradcheckResult {
 using GradcheckFunction =
     std::function<Var<double>(Tape<double>& tape, const std::vector<Var<double>>& inputs)>;
 
-/// Checks d f / d inputs for every input and every element against central differences.
+/// Checks d f / d inputs for every input and every element against central differences, and
+/// the tangents of Tape::jvp along a random direction.
 GradcheckResult gradcheck(const GradcheckFunction& f, const std::vector<Tensor<double>>& inputs,
                           const GradcheckOptions& options = {});
 

@@ -20,6 +20,21 @@
 
 namespace tapeloop {
 
+namespace detail {
+template <class T>
+struct TapeInternals;
+}  // namespace detail
+
+/// The rules of one operator type, shared by every node it records (tapeloop/rule.hpp makes
+/// them). Each gets the tape and the operator's recorded rule (its closure).
+template <class T>
+struct RuleTable {
+  void (*backward)(Tape<T>& tape, const void* closure);
+  /// Computes the node's tangent from its inputs' (Tape::jvp); for a rule without one, throws
+  /// NotImplementedError when an input has a tangent.
+  void (*tangent)(Tape<T>& tape, const void* closure);
+};
+
 /// One recorded value. Plain data: a tape of any length is destroyed by freeing its arena.
 template <class T>
 struct Node {
@@ -36,10 +51,10 @@ struct Node {
   T* value = nullptr;
   T* grad = nullptr;  // made lazily: only nodes that receive a gradient get one
   Shape shape;
-  const char* op = "";  // the operator that made the node, for error messages
-  void (*backward)(const void* closure) = nullptr;
-  const void* closure = nullptr;
-  std::int64_t alias_offset = 0;  // with grad_alias: where this view starts in its parent
+  const char* op = "";                 // the operator that made the node, for error messages
+  const RuleTable<T>* rule = nullptr;  // null for leaves and views
+  const void* closure = nullptr;       // the operator's recorded rule, in the arena
+  std::int64_t alias_offset = 0;       // with grad_alias: where this view starts in its parent
   std::uint32_t alias_parent = 0;
   std::uint32_t flags = 0;
 };
@@ -80,6 +95,12 @@ class Tape {
   /// A leaf over memory owned by the caller (no copy). When `grad` is not null backward adds
   /// into it; this is how a Parameter appears on the tape. The memory must outlive the recording.
   Var<T> external_leaf(T* value, T* grad, const Shape& shape);
+  /// The same over read-only memory: no operator writes a leaf's value, so the tape keeps the
+  /// pointer as it keeps any other (for rules that replay part of a recording on another tape
+  /// over this one's values).
+  Var<T> external_leaf(const T* value, T* grad, const Shape& shape) {
+    return external_leaf(const_cast<T*>(value), grad, shape);  // never written: see above
+  }
 
   // ---- differentiation ----------------------------------------------------------------------
 
@@ -106,68 +127,42 @@ class Tape {
   /// leaves an element unwritten shows up as NaN (used by gradcheck and tests).
   void set_poison_values(bool on) { poison_values_ = on; }
 
-  /// A second tape owned by this one, for operators that record and replay a sub-computation
-  /// during backward (checkpointed scan segments). Made on first use, kept across clear().
-  Tape& recompute_tape();
-
   std::size_t size() const { return nodes_.size(); }
   std::uint32_t generation() const { return generation_; }
   const Arena& arena() const { return arena_; }
+  /// The second tape operators record on during backward (a checkpointed scan's segments), or
+  /// null before its first use: for memory accounting.
+  const Tape* recompute_tape_if_made() const { return recompute_tape_.get(); }
 
-  // ---- for operator authors -----------------------------------------------------------------
+  // ---- forward mode ------------------------------------------------------------------------
 
-  /// Appends a node for operator `op` with an uninitialized value of `shape`. Checks that every
-  /// input is a live Var of this tape. The node requires a gradient when gradients are enabled
-  /// and any input requires one.
-  Var<T> make_node(const char* op, const Shape& shape, std::initializer_list<Var<T>> inputs) {
-    return make_node(op, shape, inputs.begin(), inputs.size());
+  /// Forward-mode derivative over this recording (Jacobian-vector products): gives each of
+  /// `inputs` the tangent in `directions` (same shape; every other leaf is held still) and
+  /// carries tangents forward through the rules recorded after them. Read the results with
+  /// tangent(). The inputs must require a gradient (operators record rules only then). Throws
+  /// NotImplementedError naming the operator when a node on the way has no tangent rule.
+  void jvp(std::span<const Var<T>> inputs, std::span<const TensorRef<const T>> directions);
+  /// After jvp(): d(v)/d(inputs) · directions, zero when v does not depend on the inputs.
+  /// Arena memory, valid until clear().
+  TensorRef<const T> tangent(const Var<T>& v);
+
+ private:
+  friend class NoGradGuard<T>;
+  friend class Var<T>;
+  friend struct detail::TapeInternals<T>;
+
+  // The operator-author side lives in tapeloop/rule.hpp (record(), the rule contexts), which
+  // reaches what follows through detail::TapeInternals.
+
+  /// Appends a node for operator `op` with an uninitialized value of `shape`. The node requires
+  /// a gradient when gradients are enabled and any input requires one.
+  Var<T> append_value_node(const char* op, const Shape& shape, bool any_input_requires_grad);
+  /// Whether the input `v` of operator `op` requires a gradient, after checking it is live.
+  bool input_requires_grad(const Var<T>& v, const char* op) const {
+    check_live(v, op);
+    return (nodes_[v.index()].flags & Node<T>::requires_grad) != 0;
   }
-  /// Like make_node for a variable number of inputs.
-  Var<T> make_node(const char* op, const Shape& shape, const Var<T>* inputs, std::size_t count);
-  /// Like make_node with the inputs passed by reference: an initializer list copies each Var,
-  /// and copying one the caller has just stored (`y = f(y)`) stalls on store-to-load
-  /// forwarding. For the elementwise helpers, where that copy is a visible part of the cost.
-  template <std::same_as<Var<T>>... Inputs>
-  Var<T> make_node(const char* op, const Shape& shape, const Inputs&... inputs) {
-    bool any_requires_grad = false;
-    ((any_requires_grad |= input_requires_grad(inputs, op)), ...);  // in order, all checked
-    return append_value_node(op, shape, any_requires_grad);
-  }
-  /// A node whose value is `shape` elements of `parent`'s value starting at `offset` (no copy).
-  /// With share_grad its gradient is the same window of the parent's gradient, so consumers of
-  /// the view add straight into the parent and the view needs no backward rule; without, the
-  /// node is detached (no gradient flows to the parent).
-  Var<T> make_view(const char* op, const Var<T>& parent, std::int64_t offset, const Shape& shape,
-                   bool share_grad);
-
-  /// Attaches a backward rule to `node` if it requires a gradient. The rule is a callable with
-  /// no arguments, typically a lambda capturing Vars and scalars; it is copied into the arena,
-  /// so it must be trivially copyable and destructible (capture Vars and numbers, not
-  /// containers).
-  template <class Fn>
-  void set_backward(const Var<T>& node, Fn fn) {
-    emplace_backward(node, [&fn] { return fn; });
-  }
-  /// Like set_backward with the rule made by `make()` (a callable returning the rule) straight
-  /// into the arena, by guaranteed copy elision, and only if the node requires a gradient. For
-  /// operators whose cost is mostly bookkeeping: a rule built on the stack and then copied is
-  /// read back in wide loads just after being written in narrow stores, and each such load
-  /// stalls on store-to-load forwarding (several per binary operator).
-  template <class Make>
-  void emplace_backward(const Var<T>& node, Make make);
-
-  /// The value buffer of a node this operator just made, for the forward kernel to fill.
-  T* mutable_value(const Var<T>& node) { return nodes_[node.index()].value; }
-
-  /// `count` elements of uninitialized scratch memory living until clear().
-  T* scratch(std::int64_t count) {
-    return arena_.allocate_array<T>(static_cast<std::size_t>(count));
-  }
-  /// Raw arena memory for operator state (index arrays and the like), living until clear().
-  void* scratch_bytes(std::size_t bytes) { return arena_.allocate(bytes); }
-
-  /// Throws TapeError naming `op` unless `v` is a live Var of this tape (for operators that
-  /// read a Var without making it an input, such as the condition of `where`).
+  /// Throws TapeError naming `op` unless `v` is a live Var of this tape.
   void check_live(const Var<T>& v, const char* op) const {
     // Inline, two compares (an empty Var's null tape fails the first); the message is built
     // out of line only when it is thrown.
@@ -175,8 +170,9 @@ class Tape {
       throw_not_live(v, op);
     }
   }
-
-  // ---- used by Var --------------------------------------------------------------------------
+  /// See record_view() in tapeloop/rule.hpp.
+  Var<T> make_view(const char* op, const Var<T>& parent, std::int64_t offset, const Shape& shape,
+                   bool share_grad);
   const Node<T>& node(const Var<T>& v) const {
     check_live(v, "Var");
     return nodes_[v.index()];
@@ -187,9 +183,17 @@ class Tape {
     T* g = nodes_[index].grad;
     return g ? g : make_grad(index);
   }
+  /// The tangent of node `index` during or after jvp(), or null when it has none (zero). A
+  /// grad_alias view's tangent is the same window of its parent's.
+  T* tangent_if_any(std::uint32_t index);
+  /// `count` elements of uninitialized arena memory living until clear().
+  T* scratch(std::int64_t count) {
+    return arena_.allocate_array<T>(static_cast<std::size_t>(count));
+  }
+  /// A second tape owned by this one, for operators that record and replay a sub-computation
+  /// during backward (checkpointed scan segments). Made on first use, kept across clear().
+  Tape& recompute_tape();
 
- private:
-  friend class NoGradGuard<T>;
   /// Appends a node constructed in place, where it lives: a node built on the stack and copied
   /// in costs store-to-load forwarding stalls (the copy reads in wide loads what was just
   /// written in narrow stores). `shape` may be a node's own shape: emplace_back constructs the
@@ -203,13 +207,6 @@ class Tape {
   Var<T> last_var() {
     return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   }
-  /// Whether the input `v` of operator `op` requires a gradient, after checking it is live.
-  bool input_requires_grad(const Var<T>& v, const char* op) const {
-    check_live(v, op);
-    return (nodes_[v.index()].flags & Node<T>::requires_grad) != 0;
-  }
-  /// The rest of make_node once the inputs are checked.
-  Var<T> append_value_node(const char* op, const Shape& shape, bool any_input_requires_grad);
   [[noreturn]] void throw_not_live(const Var<T>& v, const char* op) const;
   [[noreturn]] static void throw_too_many_nodes();
   T* make_grad(std::uint32_t index);
@@ -221,6 +218,7 @@ class Tape {
 
   Arena arena_;
   std::vector<Node<T>> nodes_;
+  std::vector<T*> tangents_;  // per node during and after jvp(); empty otherwise
   std::unique_ptr<Tape> recompute_tape_;
   std::uint32_t generation_ = 1;
   bool grad_enabled_ = true;
@@ -263,27 +261,6 @@ NoGradGuard<T> Tape<T>::no_grad() {
 }
 
 template <class T>
-template <class Make>
-inline void Tape<T>::emplace_backward(const Var<T>& node, Make make) {
-  using Fn = decltype(make());
-  static_assert(std::is_trivially_copyable_v<Fn> && std::is_trivially_destructible_v<Fn>,
-                "a backward rule lives in the arena: capture only Vars, numbers and pointers");
-  Node<T>& n = nodes_[node.index()];
-  if (!(n.flags & Node<T>::requires_grad)) return;
-  void* memory = arena_.allocate(sizeof(Fn), alignof(Fn) > 64 ? 64 : alignof(Fn));
-  n.closure = new (memory) Fn(make());
-  n.backward = [](const void* closure) { (*static_cast<const Fn*>(closure))(); };
-}
-
-template <class T>
-inline Var<T> Tape<T>::make_node(const char* op, const Shape& shape, const Var<T>* inputs,
-                                 std::size_t count) {
-  bool any_requires_grad = false;
-  for (std::size_t i = 0; i < count; ++i) any_requires_grad |= input_requires_grad(inputs[i], op);
-  return append_value_node(op, shape, any_requires_grad);
-}
-
-template <class T>
 inline Var<T> Tape<T>::append_value_node(const char* op, const Shape& shape,
                                          bool any_input_requires_grad) {
   T* value = scratch(shape.numel());
@@ -313,6 +290,12 @@ TensorRef<const T> Var<T>::value() const {
   if (!tape_) throw TapeError("Var: empty Var (default-constructed)");
   const Node<T>& n = tape_->node(*this);
   return {n.value, n.shape};
+}
+
+template <class T>
+const char* Var<T>::op() const {
+  if (!tape_) throw TapeError("Var: empty Var (default-constructed)");
+  return tape_->node(*this).op;
 }
 
 template <class T>

@@ -44,6 +44,9 @@ class Var {
   /// A copy of the value that outlives the tape.
   Tensor<T> to_tensor() const { return Tensor<T>::from(value()); }
 
+  /// The name of the operator that made the node ("matmul", "input"), as errors name it.
+  const char* op() const;
+
   /// Whether backward will compute a gradient for this node.
   bool requires_grad() const;
   /// The node's gradient buffer, zero-filled when first asked for. After backward() it holds

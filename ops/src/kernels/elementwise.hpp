@@ -9,23 +9,50 @@
 
 namespace tapeloop::kernels {
 
-/// The unary functions with a kernel. Those that take numbers read them from p0 (the scalar
-/// forms: x + s, x * s, s - x, s / x) or p0 and p1 (clamp: low, high).
+/// Every unary function with a kernel, as X(name, Functor): the one list that makes the enum
+/// below, the kernels' dispatch (kernels/unary.cpp) and, for PLAIN ones, the public operator
+/// (ops/src/unary.cpp). Adding a function: its functor in kernels/unary.cpp, one line here, and
+/// its declaration with a comment in the public header.
+#define TAPELOOP_UNARY_PLAIN(X) \
+  X(neg, Neg)                   \
+  X(exp, Exp)                   \
+  X(log, Log)                   \
+  X(sqrt, Sqrt)                 \
+  X(abs, Abs)                   \
+  X(tanh, Tanh)                 \
+  X(sigmoid, Sigmoid)           \
+  X(relu, Relu)
+/// The ones that take numbers, read from p0 (x + s, x * s, x / s, s - x, s / x) or p0 and p1
+/// (clamp: low, high); their public operators check the numbers and are written by hand.
+#define TAPELOOP_UNARY_WITH_NUMBERS(X) \
+  X(add_scalar, AddScalar)             \
+  X(mul_scalar, MulScalar)             \
+  X(div_scalar, DivScalar)             \
+  X(rsub_scalar, RsubScalar)           \
+  X(rdiv_scalar, RdivScalar)           \
+  X(clamp, Clamp)
+
+#define TAPELOOP_UNARY_ENUM(name, Functor) name,
 enum class Unary : std::uint8_t {
-  neg,
-  add_scalar,
-  mul_scalar,
-  rsub_scalar,
-  rdiv_scalar,
-  exp,
-  log,
-  sqrt,
-  abs,
-  tanh,
-  sigmoid,
-  relu,
-  clamp,
+  TAPELOOP_UNARY_PLAIN(TAPELOOP_UNARY_ENUM) TAPELOOP_UNARY_WITH_NUMBERS(TAPELOOP_UNARY_ENUM)
 };
+#undef TAPELOOP_UNARY_ENUM
+
+/// Every function of the list, for tests that cover them all.
+#define TAPELOOP_UNARY_VALUE(name, Functor) Unary::name,
+inline constexpr Unary all_unary[] = {TAPELOOP_UNARY_PLAIN(TAPELOOP_UNARY_VALUE)
+                                          TAPELOOP_UNARY_WITH_NUMBERS(TAPELOOP_UNARY_VALUE)};
+#undef TAPELOOP_UNARY_VALUE
+
+/// The operator name of f ("exp"), for node names and messages.
+constexpr const char* unary_name(Unary f) {
+#define TAPELOOP_UNARY_NAME(name, Functor) \
+  if (f == Unary::name) return #name;
+  TAPELOOP_UNARY_PLAIN(TAPELOOP_UNARY_NAME)
+  TAPELOOP_UNARY_WITH_NUMBERS(TAPELOOP_UNARY_NAME)
+#undef TAPELOOP_UNARY_NAME
+  return "unary";
+}
 
 /// y[i] = f(x[i]) for i < n. x and y may be the same array.
 template <class T>

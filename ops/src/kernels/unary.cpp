@@ -1,6 +1,7 @@
 // Unary kernels: each function is a small struct with a vector forward and backward; one loop
 // template runs them over batches, in parallel above the grain size.
 #include <cstdint>
+#include <type_traits>
 
 #include "elementwise.hpp"
 #include "parallel.hpp"
@@ -39,6 +40,17 @@ struct MulScalar {
   T s;
   V fwd(const V& x) const { return x * V(s); }
   V bwd(const V& g, const V&, const V&) const { return g * V(s); }
+};
+
+template <class T>
+struct DivScalar {
+  using V = Vec<T>;
+  static constexpr bool reads_x = false, reads_y = false;
+  static constexpr std::int64_t cost = cost::streaming;
+  T s;
+  // A true division, not x * (1 / s): the same bits as x / s written out.
+  V fwd(const V& x) const { return x / V(s); }
+  V bwd(const V& g, const V&, const V&) const { return g / V(s); }
 };
 
 template <class T>
@@ -196,36 +208,28 @@ void backward_loop(const F& f, const T* g, const T* x, const T* y, T* gx, std::i
   });
 }
 
+// The functor of f with its numbers; functors that take none ignore them.
+template <template <class> class F, class T>
+F<T> make_functor(T p0, T p1) {
+  if constexpr (std::is_constructible_v<F<T>, T, T>) {
+    return F<T>{p0, p1};
+  } else if constexpr (std::is_constructible_v<F<T>, T>) {
+    return F<T>{p0};
+  } else {
+    return F<T>{};
+  }
+}
+
 // Calls run(functor) with the functor of f: one switch per call, a specialized loop inside.
 template <class T, class Run>
 void dispatch(Unary f, T p0, T p1, Run run) {
   switch (f) {
-    case Unary::neg:
-      return run(Neg<T>{});
-    case Unary::add_scalar:
-      return run(AddScalar<T>{p0});
-    case Unary::mul_scalar:
-      return run(MulScalar<T>{p0});
-    case Unary::rsub_scalar:
-      return run(RsubScalar<T>{p0});
-    case Unary::rdiv_scalar:
-      return run(RdivScalar<T>{p0});
-    case Unary::exp:
-      return run(Exp<T>{});
-    case Unary::log:
-      return run(Log<T>{});
-    case Unary::sqrt:
-      return run(Sqrt<T>{});
-    case Unary::abs:
-      return run(Abs<T>{});
-    case Unary::tanh:
-      return run(Tanh<T>{});
-    case Unary::sigmoid:
-      return run(Sigmoid<T>{});
-    case Unary::relu:
-      return run(Relu<T>{});
-    case Unary::clamp:
-      return run(Clamp<T>{p0, p1});
+#define TAPELOOP_UNARY_CASE(name, Functor) \
+  case Unary::name:                        \
+    return run(make_functor<Functor>(p0, p1));
+    TAPELOOP_UNARY_PLAIN(TAPELOOP_UNARY_CASE)
+    TAPELOOP_UNARY_WITH_NUMBERS(TAPELOOP_UNARY_CASE)
+#undef TAPELOOP_UNARY_CASE
   }
 }
 

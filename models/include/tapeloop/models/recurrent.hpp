@@ -122,6 +122,9 @@ class RecurrentLayer : public Module<T> {
   void check_call(Tape<T>& tape, const Var<T>& input, const RecurrentState<T>& initial,
                   std::span<const std::int64_t> lengths) const;
   void check_weights(std::span<const Var<T>> weights) const;
+  // The layers over checked arguments.
+  RecurrentResult<T> run(std::span<const Var<T>> weights, Tape<T>& tape, const Var<T>& input,
+                         const RecurrentState<T>& initial, std::span<const std::int64_t> lengths);
 
   RecurrentMode mode_;
   RecurrentOptions options_;

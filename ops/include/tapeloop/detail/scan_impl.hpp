@@ -4,73 +4,98 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
+
+#include "tapeloop/rule.hpp"
 
 namespace tapeloop::detail {
 
-/// Checks xs, state0 and the options; throws ShapeError / ValueError naming scan.
+/// Checks xs, state0 and the options; throws ShapeError / ValueError naming `who`.
 template <class T>
-void check_scan_arguments(const Var<T>& xs, const State<T>& state0, const ScanOptions& options);
+void check_scan_arguments(const char* who, const Var<T>& xs, const State<T>& state0,
+                          const ScanOptions& options);
 
 /// A constant [B, 1, ..., 1] (rank `rank`) that is 1 where step t is within the sequence.
 template <class T>
 Var<T> length_mask(Tape<T>& tape, std::span<const std::int64_t> lengths, std::int64_t t, int rank);
 
-/// Throws ShapeError unless `next` has the parts and shapes of `previous`.
+/// What every step's result must look like, learnt from the first step: the state's parts and
+/// shapes (those of the initial state) and whether there is a y_t, and its shape.
 template <class T>
-void check_cell_result(const State<T>& previous, const State<T>& next, std::int64_t t);
+struct StepShape {
+  bool known = false;
+  bool has_y = false;
+  Shape y;
+};
+
+/// Throws ShapeError naming `who` unless `next` fits `previous` and `expected` (updated after
+/// the first step); with lengths, y_t must have the batch `batch` as axis 0.
+template <class T>
+void check_step_result(const char* who, const State<T>& previous, const StepResult<T>& next,
+                       StepShape<T>& expected, std::int64_t t, bool lengths, std::int64_t batch);
 
 /// The time index of the k-th step taken.
 inline std::int64_t time_index(std::int64_t k, std::int64_t steps, bool reverse) {
   return reverse ? steps - 1 - k : k;
 }
 
-/// One step: runs the cell on x_t; past a sequence's length keeps its state and zeroes its
-/// output. Returns the new state and, in `output`, state[0] as the step's output.
+/// One step: runs the cell on x_t; past a sequence's length keeps its state and zeroes y_t.
 template <class T, class Cell>
-State<T> scan_step(Tape<T>& tape, Cell& cell, std::span<const Var<T>> weights,
-                   const State<T>& state, const Var<T>& xs, std::int64_t t,
-                   const ScanOptions& options, Var<T>* output) {
-  State<T> next = cell(weights, state, select(xs, 0, t));
-  check_cell_result(state, next, t);
-  if (options.lengths.empty()) {
-    if (output) *output = next[0];
-    return next;
+StepResult<T> scan_step(const char* who, Tape<T>& tape, Cell& cell, std::span<const Var<T>> weights,
+                        const State<T>& state, const Var<T>& xs, std::int64_t t,
+                        const ScanOptions& options, StepShape<T>& expected) {
+  StepResult<T> next = cell(weights, state, select(xs, 0, t));
+  check_step_result(who, state, next, expected, t, !options.lengths.empty(), xs.dim(1));
+  if (options.lengths.empty()) return next;
+  Var<T> mask;
+  for (int i = 0; i < next.state.size(); ++i) {
+    if (mask.empty() || next.state[i].rank() != mask.rank()) {
+      mask = length_mask(tape, options.lengths, t, next.state[i].rank());
+    }
+    next.state[i] = where(mask, next.state[i], state[i]);
   }
-  Var<T> mask = length_mask(tape, options.lengths, t, next[0].rank());
-  if (output) *output = next[0] * mask;
-  for (int i = 0; i < next.size(); ++i) {
-    if (next[i].rank() != mask.rank()) mask = length_mask(tape, options.lengths, t, next[i].rank());
-    next[i] = where(mask, next[i], state[i]);
+  if (!next.y.empty()) {
+    if (mask.empty() || next.y.rank() != mask.rank()) {
+      mask = length_mask(tape, options.lengths, t, next.y.rank());
+    }
+    next.y = next.y * mask;
   }
   return next;
 }
 
-/// Arena copy of an array of Vars, so a backward closure can hold it as a pointer.
-template <class T>
-const Var<T>* copy_to_arena(Tape<T>& tape, std::span<const Var<T>> vars) {
-  auto* out = static_cast<Var<T>*>(tape.scratch_bytes(sizeof(Var<T>) * (vars.size() + 1)));
-  for (std::size_t i = 0; i < vars.size(); ++i) new (out + i) Var<T>(vars[i]);
-  return out;
+/// Runs `count` steps of a checkpointed scan from the k = `first`-th step taken on `sub`, from
+/// `state`; stores each y_t in ys[j] when ys is not null. Returns the final state.
+template <class T, class Cell>
+State<T> run_segment(const char* who, Tape<T>& sub, Cell& cell, std::span<const Var<T>> weights,
+                     const Var<T>& xs, State<T> state, std::int64_t first, std::int64_t count,
+                     std::int64_t steps, const ScanOptions& options, Var<T>* ys,
+                     StepShape<T>& expected) {
+  for (std::int64_t j = 0; j < count; ++j) {
+    const std::int64_t t = time_index(first + j, steps, options.reverse);
+    StepResult<T> next = scan_step(who, sub, cell, weights, state, xs, t, options, expected);
+    if (ys) ys[j] = next.y;
+    state = next.state;
+  }
+  return state;
 }
 
-/// Everything a checkpointed segment needs to record itself again in backward; plain data.
+/// A checkpointed segment of `step_count` steps from the k-th step taken, as one node holding
+/// its outputs (when collected) and its final state. Its inputs are the weights, xs and the
+/// state entering the segment; backward records the segment again on the recompute tape with
+/// leaves over those inputs' values and gradients, and backpropagates through it.
 template <class T, class Cell>
-struct Segment {
-  const Cell* cell;
-  const Var<T>* weights;
-  std::size_t weight_count;
-  Var<T> xs;
-  State<T> start;           // the state entering the segment (main tape)
-  Var<T> node;              // the segment's node: [outputs..., final state parts...]
-  std::int64_t first_step;  // k of the first step taken (processing order)
-  std::int64_t step_count;
-  std::int64_t steps;  // T
-  const std::int64_t* lengths;
+struct SegmentRule {
+  static constexpr const char* name = "checkpointed_scan";
+  static constexpr bool no_tangent = true;
+  Cell* cell;  // the tape's copy: run again in backward, after checkpointed_scan has returned
+  int weight_count;
+  std::int64_t first_step, step_count, steps;
+  const std::int64_t* lengths;  // the tape's copy
   std::size_t length_count;
   bool reverse;
-  bool collect_outputs;
-  std::int64_t output_numel;
+  bool collect;            // the node holds the segment's y_t
+  Shape y_shape;           // of one y_t, when collected
+  std::int64_t numel;      // of the node
+  const T* const* source;  // forward only: the pieces recorded without gradients, in order
 
   ScanOptions options() const {
     ScanOptions o;
@@ -78,52 +103,57 @@ struct Segment {
     o.lengths = std::span<const std::int64_t>(lengths, length_count);
     return o;
   }
-
-  // Records the segment on `sub` with leaves over the main tape's memory. With `with_grad`,
-  // each leaf's gradient is the main tape's gradient buffer of that Var, so backward on `sub`
-  // adds straight into the main tape. Fills `outputs` (step_count entries when collected) and
-  // returns the final state.
-  State<T> record(Tape<T>& sub, bool with_grad, Var<T>* outputs) const {
-    auto leaf = [&](const Var<T>& v) {
-      T* grad = with_grad && v.requires_grad() ? v.grad().data : nullptr;
-      return sub.external_leaf(const_cast<T*>(v.value().data), grad, v.shape());
-    };
-    Var<T>* w = static_cast<Var<T>*>(sub.scratch_bytes(sizeof(Var<T>) * (weight_count + 1)));
-    for (std::size_t i = 0; i < weight_count; ++i) new (w + i) Var<T>(leaf(weights[i]));
-    const Var<T> sub_xs = leaf(xs);
-    State<T> state;
-    for (const Var<T>& part : start) state.push_back(leaf(part));
-    const ScanOptions o = options();
-    Cell& c = const_cast<Cell&>(*cell);
-    for (std::int64_t j = 0; j < step_count; ++j) {
-      const std::int64_t t = time_index(first_step + j, steps, reverse);
-      state = scan_step(sub, c, std::span<const Var<T>>(w, weight_count), state, sub_xs, t, o,
-                        collect_outputs ? outputs + j : nullptr);
+  Shape check(InputShapes) const { return Shape{numel}; }
+  // Copies the pieces of the segment recorded without gradients (see checkpointed_scan).
+  void forward(ForwardContext<T>& c) {
+    T* value = c.out();
+    std::int64_t offset = 0;
+    int piece = 0;
+    if (collect) {
+      for (std::int64_t j = 0; j < step_count; ++j, ++piece) {
+        std::memcpy(value + offset, source[piece],
+                    sizeof(T) * static_cast<std::size_t>(y_shape.numel()));
+        offset += y_shape.numel();
+      }
     }
-    return state;
+    for (int i = weight_count + 1; i < c.inputs(); ++i, ++piece) {
+      const std::int64_t n = c.in_shape(i).numel();
+      std::memcpy(value + offset, source[piece], sizeof(T) * static_cast<std::size_t>(n));
+      offset += n;
+    }
+    source = nullptr;
   }
 
-  // Backward: record again with gradients, seed with the segment node's gradient, sweep.
-  void backward() const {
-    Tape<T>& sub = xs.tape().recompute_tape();
+  void backward(BackwardContext<T>& c) const {
+    Tape<T>& sub = c.recompute_tape();
     sub.clear();
-    const std::size_t parts = static_cast<std::size_t>(start.size());
-    const std::size_t count = (collect_outputs ? static_cast<std::size_t>(step_count) : 0) + parts;
-    auto* outs = static_cast<Var<T>*>(sub.scratch_bytes(sizeof(Var<T>) * count));
-    auto* seeds =
-        static_cast<TensorRef<const T>*>(sub.scratch_bytes(sizeof(TensorRef<const T>) * count));
-    const State<T> final_state = record(sub, true, outs);
-    for (std::size_t i = 0; i < parts; ++i) {
-      new (outs + count - parts + i) Var<T>(final_state[static_cast<int>(i)]);
-    }
-    const T* g = node.grad().data;
+    const std::size_t parts = static_cast<std::size_t>(c.inputs() - weight_count - 1);
+    const std::size_t count = (collect ? static_cast<std::size_t>(step_count) : 0) + parts;
+    Var<T>* outs = arena_vars(sub, count);
+    // Leaves over the inputs' values whose gradients are the main tape's buffers, so backward
+    // on `sub` adds straight into the main tape.
+    auto leaf = [&](int i) { return sub.external_leaf(c.in(i), c.grad(i), c.in_shape(i)); };
+    Var<T>* w = arena_vars(sub, static_cast<std::size_t>(weight_count));
+    for (int i = 0; i < weight_count; ++i) w[i] = leaf(i);
+    State<T> start;
+    for (int i = weight_count + 1; i < c.inputs(); ++i) start.push_back(leaf(i));
+    StepShape<T> expected;
+    const State<T> final_state = run_segment(
+        name, sub, *cell, std::span<const Var<T>>(w, static_cast<std::size_t>(weight_count)),
+        leaf(weight_count), start, first_step, step_count, steps, options(),
+        collect ? outs : nullptr, expected);
+    for (std::size_t i = 0; i < parts; ++i)
+      outs[count - parts + i] = final_state[static_cast<int>(i)];
+    auto* seeds = record_scratch<TensorRef<const T>>(sub, static_cast<std::int64_t>(count));
+    const T* g = c.grad_out();
     std::int64_t offset = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-      new (seeds + i) TensorRef<const T>{g + offset, outs[i].shape()};
-      offset += outs[i].numel();
-    }
     bool any = false;
-    for (std::size_t i = 0; i < count; ++i) any = any || outs[i].requires_grad();
+    for (std::size_t i = 0; i < count; ++i) {
+      const Shape shape = outs[i].shape();
+      seeds[i] = TensorRef<const T>{g + offset, shape};
+      offset += shape.numel();
+      any = any || outs[i].requires_grad();
+    }
     if (any) {
       sub.backward(std::span<const Var<T>>(outs, count),
                    std::span<const TensorRef<const T>>(seeds, count));
@@ -132,93 +162,15 @@ struct Segment {
   }
 };
 
+/// Everything scan and checkpointed_scan check before recording, naming `who`.
 template <class T, class Cell>
-ScanResult<T> scan_checkpointed(Tape<T>& tape, Cell& cell, const Var<T>& xs, const State<T>& state0,
-                                std::span<const Var<T>> weights, const ScanOptions& options,
-                                Var<T>* outputs) {
-  if constexpr (!(std::is_trivially_copyable_v<Cell> && std::is_trivially_destructible_v<Cell>)) {
-    throw ValueError(
-        "scan: checkpoint needs a trivially copyable cell (capture Vars, numbers and pointers)");
-  } else {
-    const std::int64_t steps = xs.dim(0);
-    const Cell* cell_copy = new (tape.scratch_bytes(sizeof(Cell))) Cell(cell);
-    const Var<T>* weight_copy = copy_to_arena(tape, weights);
-    auto* lengths_copy = static_cast<std::int64_t*>(
-        tape.scratch_bytes(sizeof(std::int64_t) * (options.lengths.size() + 1)));
-    std::copy(options.lengths.begin(), options.lengths.end(), lengths_copy);
-    const std::int64_t output_numel = state0[0].numel();
-
-    // Inputs of every segment node: the weights, xs and the entering state.
-    const std::size_t input_count = weights.size() + 1 + static_cast<std::size_t>(state0.size());
-    auto* inputs = static_cast<Var<T>*>(tape.scratch_bytes(sizeof(Var<T>) * input_count));
-    std::copy(weights.begin(), weights.end(), inputs);
-    inputs[weights.size()] = xs;
-
-    State<T> state = state0;
-    Tape<T>& sub = tape.recompute_tape();
-    for (std::int64_t first = 0; first < steps; first += options.checkpoint) {
-      const std::int64_t count = std::min<std::int64_t>(options.checkpoint, steps - first);
-      std::int64_t numel = options.collect_outputs ? count * output_numel : 0;
-      for (const Var<T>& part : state) numel += part.numel();
-      for (int i = 0; i < state.size(); ++i) inputs[weights.size() + 1 + i] = state[i];
-      Var<T> node = tape.make_node("scan_segment", Shape{numel}, inputs, input_count);
-      Segment<T, Cell> segment{cell_copy,
-                               weight_copy,
-                               weights.size(),
-                               xs,
-                               state,
-                               node,
-                               first,
-                               count,
-                               steps,
-                               lengths_copy,
-                               options.lengths.size(),
-                               options.reverse,
-                               options.collect_outputs,
-                               output_numel};
-      // Forward without gradients on the recompute tape; keep only outputs and final state.
-      sub.clear();
-      Var<T>* sub_outputs =
-          static_cast<Var<T>*>(sub.scratch_bytes(sizeof(Var<T>) * static_cast<std::size_t>(count)));
-      State<T> end;
-      {
-        auto no_grad = sub.no_grad();
-        end = segment.record(sub, false, sub_outputs);
-      }
-      T* value = tape.mutable_value(node);
-      std::int64_t offset = 0;
-      if (options.collect_outputs) {
-        for (std::int64_t j = 0; j < count; ++j) {
-          std::memcpy(value + offset, sub_outputs[j].value().data,
-                      sizeof(T) * static_cast<std::size_t>(output_numel));
-          offset += output_numel;
-        }
-      }
-      for (const Var<T>& part : end) {
-        std::memcpy(value + offset, part.value().data,
-                    sizeof(T) * static_cast<std::size_t>(part.numel()));
-        offset += part.numel();
-      }
-      sub.clear();
-      tape.set_backward(node, [segment] { segment.backward(); });
-
-      // Views of the node: the outputs at their time index, and the next segment's state.
-      offset = 0;
-      if (options.collect_outputs) {
-        for (std::int64_t j = 0; j < count; ++j) {
-          outputs[time_index(first + j, steps, options.reverse)] =
-              tape.make_view("scan_output", node, offset, state0[0].shape(), true);
-          offset += output_numel;
-        }
-      }
-      for (int i = 0; i < state.size(); ++i) {
-        const Shape shape = state0[i].shape();
-        state[i] = tape.make_view("scan_state", node, offset, shape, true);
-        offset += shape.numel();
-      }
-    }
-    return {Var<T>(), state};
-  }
+void check_scan_call(const char* who, Tape<T>& tape, const Var<T>& xs, const State<T>& state0,
+                     const ScanOptions& options) {
+  static_assert(ScanCell<Cell, T>,
+                "scan: the cell must be callable as cell(std::span<const Var<T>> weights, const "
+                "State<T>& state, const Var<T>& x_t) and return StepResult<T>{state, y}");
+  check_live("scan", xs, tape);
+  check_scan_arguments(who, xs, state0, options);
 }
 
 }  // namespace tapeloop::detail
@@ -229,35 +181,143 @@ template <class T, class Cell>
 ScanResult<T> scan(Tape<T>& tape, Cell cell, const Var<T>& xs, const State<T>& state0,
                    std::type_identity_t<std::span<const Var<T>>> weights,
                    const ScanOptions& options) {
-  tape.check_live(xs, "scan");
-  detail::check_scan_arguments(xs, state0, options);
+  detail::check_scan_call<T, Cell>("scan", tape, xs, state0, options);
   const std::int64_t steps = xs.dim(0);
   // The per-step outputs, indexed by time, in arena memory (no heap).
-  Var<T>* outputs = nullptr;
-  if (options.collect_outputs) {
-    outputs = static_cast<Var<T>*>(
-        tape.scratch_bytes(sizeof(Var<T>) * static_cast<std::size_t>(steps + 1)));
-    for (std::int64_t t = 0; t < steps; ++t) new (outputs + t) Var<T>();
+  Var<T>* outputs =
+      options.collect_outputs ? arena_vars(tape, static_cast<std::size_t>(steps)) : nullptr;
+  detail::StepShape<T> expected;
+  State<T> state = state0;
+  for (std::int64_t k = 0; k < steps; ++k) {
+    if (options.truncate > 0 && k > 0 && k % options.truncate == 0) {
+      for (int i = 0; i < state.size(); ++i) state[i] = detach(state[i]);
+    }
+    const std::int64_t t = detail::time_index(k, steps, options.reverse);
+    StepResult<T> next =
+        detail::scan_step("scan", tape, cell, weights, state, xs, t, options, expected);
+    if (outputs) outputs[t] = next.y;
+    state = next.state;
   }
   ScanResult<T> result;
-  if (options.checkpoint > 0) {
-    result = detail::scan_checkpointed(tape, cell, xs, state0, weights, options, outputs);
-  } else {
-    State<T> state = state0;
-    for (std::int64_t k = 0; k < steps; ++k) {
-      if (options.truncate > 0 && k > 0 && k % options.truncate == 0) {
-        for (int i = 0; i < state.size(); ++i) state[i] = detach(state[i]);
-      }
-      const std::int64_t t = detail::time_index(k, steps, options.reverse);
-      state = detail::scan_step(tape, cell, weights, state, xs, t, options,
-                                options.collect_outputs ? outputs + t : nullptr);
-    }
-    result.state = state;
-  }
-  if (options.collect_outputs && steps > 0) {
+  result.state = state;
+  if (outputs && expected.has_y && steps > 0) {
     result.outputs = stack(std::span<const Var<T>>(outputs, static_cast<std::size_t>(steps)), 0);
   }
   return result;
+}
+
+template <class T, class Cell>
+ScanResult<T> checkpointed_scan(Tape<T>& tape, Cell cell, const Var<T>& xs, const State<T>& state0,
+                                std::type_identity_t<std::span<const Var<T>>> weights, int segment,
+                                const ScanOptions& options) {
+  static_assert(std::is_trivially_copyable_v<Cell> && std::is_trivially_destructible_v<Cell>,
+                "checkpointed_scan: the cell is copied into the tape and run again in backward, "
+                "so it must be trivially copyable: hold numbers and plain data, and read Vars "
+                "through its weights, state and x_t");
+  const char* who = "checkpointed_scan";
+  detail::check_scan_call<T, Cell>(who, tape, xs, state0, options);
+  check_truncation(who, options.truncate, segment);
+  if (segment < 1) {
+    throw ValueError(std::string(who) + ": segment " + std::to_string(segment) +
+                     " is not positive");
+  }
+  const std::int64_t steps = xs.dim(0);
+  Var<T>* outputs =
+      options.collect_outputs ? arena_vars(tape, static_cast<std::size_t>(steps)) : nullptr;
+  Cell* cell_copy = new (record_scratch<Cell>(tape, 1)) Cell(cell);
+  auto* lengths_copy =
+      record_scratch<std::int64_t>(tape, static_cast<std::int64_t>(options.lengths.size()));
+  std::copy(options.lengths.begin(), options.lengths.end(), lengths_copy);
+
+  // The inputs of every segment node: the weights, xs and the entering state.
+  const std::size_t input_count = weights.size() + 1 + static_cast<std::size_t>(state0.size());
+  Var<T>* inputs = arena_vars(tape, input_count);
+  std::copy(weights.begin(), weights.end(), inputs);
+  inputs[weights.size()] = xs;
+
+  Tape<T>& sub = detail::TapeInternals<T>::recompute_tape(tape);
+  State<T> state = state0;
+  bool has_y = false;
+  for (std::int64_t first = 0; first < steps; first += segment) {
+    const std::int64_t count = std::min<std::int64_t>(segment, steps - first);
+    for (int i = 0; i < state.size(); ++i) inputs[weights.size() + 1 + i] = state[i];
+    detail::SegmentRule<T, Cell> rule{};
+    rule.cell = cell_copy;
+    rule.weight_count = static_cast<int>(weights.size());
+    rule.first_step = first;
+    rule.step_count = count;
+    rule.steps = steps;
+    rule.lengths = lengths_copy;
+    rule.length_count = options.lengths.size();
+    rule.reverse = options.reverse;
+    // Forward without gradients on the recompute tape; the node keeps only the outputs and the
+    // final state, copied from there.
+    sub.clear();
+    Var<T>* ys = arena_vars(sub, static_cast<std::size_t>(count));
+    State<T> end;
+    {
+      auto no_grad = sub.no_grad();
+      auto leaf = [&](const Var<T>& v) {
+        return sub.external_leaf(v.value().data, nullptr, v.shape());
+      };
+      Var<T>* w = arena_vars(sub, weights.size());
+      for (std::size_t i = 0; i < weights.size(); ++i) w[i] = leaf(weights[i]);
+      State<T> start;
+      for (const Var<T>& part : state) start.push_back(leaf(part));
+      detail::StepShape<T> expected;
+      end = detail::run_segment(who, sub, *cell_copy, std::span<const Var<T>>(w, weights.size()),
+                                leaf(xs), start, first, count, steps, options, ys, expected);
+      has_y = expected.has_y;
+      if (has_y) rule.y_shape = expected.y;
+    }
+    rule.collect = options.collect_outputs && has_y;
+    const std::size_t pieces =
+        (rule.collect ? static_cast<std::size_t>(count) : 0) + static_cast<std::size_t>(end.size());
+    auto* source = record_scratch<const T*>(sub, static_cast<std::int64_t>(pieces));
+    std::size_t piece = 0;
+    rule.numel = 0;
+    if (rule.collect) {
+      for (std::int64_t j = 0; j < count; ++j) source[piece++] = ys[j].value().data;
+      rule.numel += count * rule.y_shape.numel();
+    }
+    for (const Var<T>& part : end) {
+      source[piece++] = part.value().data;
+      rule.numel += part.numel();
+    }
+    rule.source = source;
+    const Var<T> node = record_list(rule, std::span<const Var<T>>(inputs, input_count));
+    sub.clear();
+
+    // Views of the node: the outputs at their time index, and the next segment's state.
+    std::int64_t offset = 0;
+    if (rule.collect) {
+      for (std::int64_t j = 0; j < count; ++j) {
+        outputs[detail::time_index(first + j, steps, options.reverse)] =
+            record_view("scan_output", node, offset, rule.y_shape, true);
+        offset += rule.y_shape.numel();
+      }
+    }
+    for (int i = 0; i < state.size(); ++i) {
+      const Shape shape = state0[i].shape();
+      state[i] = record_view("scan_state", node, offset, shape, true);
+      offset += shape.numel();
+    }
+  }
+  ScanResult<T> result;
+  result.state = state;
+  if (outputs && has_y && steps > 0) {
+    result.outputs = stack(std::span<const Var<T>>(outputs, static_cast<std::size_t>(steps)), 0);
+  }
+  return result;
+}
+
+template <class T, class Cell>
+ScanResult<T> checkpointed_scan(Tape<T>& tape, Cell cell, const Var<T>& xs, const State<T>& state0,
+                                std::initializer_list<Var<T>> weights, int segment,
+                                const ScanOptions& options = {}) {
+  return checkpointed_scan(tape, cell, xs, state0,
+                           std::span<const Var<T>>(weights.begin(), weights.size()), segment,
+                           options);
 }
 
 }  // namespace tapeloop

@@ -17,11 +17,14 @@ Var<T> div(const Var<T>& a, const Var<T>& b);
 template <class T>
 Var<T> neg(const Var<T>& x);
 
-/// x + s, x * s, s - x, s / x for a number s.
+/// x + s, x * s, x / s, s - x, s / x for a number s. x / s divides (the same bits as the
+/// division written out), it does not multiply by 1 / s.
 template <class T>
 Var<T> add_scalar(const Var<T>& x, T s);
 template <class T>
 Var<T> mul_scalar(const Var<T>& x, T s);
+template <class T>
+Var<T> div_scalar(const Var<T>& x, T s);
 template <class T>
 Var<T> rsub_scalar(T s, const Var<T>& x);
 template <class T>
@@ -75,7 +78,7 @@ Var<T> operator*(typename Var<T>::value_type s, const Var<T>& x) {
 }
 template <class T>
 Var<T> operator/(const Var<T>& x, typename Var<T>::value_type s) {
-  return mul_scalar(x, T(1) / s);
+  return div_scalar(x, s);
 }
 template <class T>
 Var<T> operator/(typename Var<T>::value_type s, const Var<T>& x) {
