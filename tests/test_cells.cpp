@@ -207,10 +207,10 @@ BOOST_AUTO_TEST_CASE(errors_name_the_cell_and_the_shapes) {
   TAPELOOP_CHECK_THROW_MESSAGE(rnn_cell_tanh(v({3, 6}), h, v({4, 5}), v({4, 4})), ShapeError,
                                "linear: input [3,6] and weight [4,5]: input features 6 and 5");
   TAPELOOP_CHECK_THROW_MESSAGE(rnn_cell_relu_projected(v({3, 8}), h, v({4, 4})), ShapeError,
-                               "rnn_cell_relu_projected: projected input [3,8] and h [3,4]: "
-                               "expected [3,4] (x W_ih^T + b_ih)");
+                               "rnn_cell_relu_projected: projected input [3,8], h [3,4]: "
+                               "expected projected input [3,4] ([B,H] for B = 3, H = 4)");
   TAPELOOP_CHECK_THROW_MESSAGE(gru_cell_projected(v({2, 12}), h, v({12, 4})), ShapeError,
-                               "expected [3,12]");
+                               "expected projected input [3,12]");
   TAPELOOP_CHECK_THROW_MESSAGE(rnn_cell_tanh_projected(v({3, 4}), h, v({4, 3})), ShapeError,
                                "rnn_cell_tanh_projected: weight_hh [4,3]: expected [H,H] = [3,3]");
 }

@@ -244,42 +244,44 @@ void save_safetensors(const std::filesystem::path& path, std::span<const NamedTe
   sync_directory(path);
 }
 
-SafetensorsFile load_safetensors(const std::filesystem::path& path) {
-  SafetensorsFile file;
-  file.path_ = path;
-  file.bytes_ = read_file(path);
-  const std::vector<std::byte>& bytes = file.bytes_;
+// Reads a file's header into a SafetensorsFile, one step per member, every failure a
+// FormatError naming the file (SafetensorsFile::fail).
+class SafetensorsReader {
+ public:
+  explicit SafetensorsReader(SafetensorsFile& file) : file_(file) {}
 
-  if (bytes.size() < 8) {
-    file.fail("the file is " + std::to_string(bytes.size()) +
-              " bytes, too short for the 8-byte header length");
+  // The 8-byte little-endian header length, checked against the limit and the file's size.
+  std::uint64_t header_length() const {
+    const std::vector<std::byte>& bytes = file_.bytes_;
+    if (bytes.size() < 8) {
+      file_.fail("the file is " + std::to_string(bytes.size()) +
+                 " bytes, too short for the 8-byte header length");
+    }
+    std::uint64_t size = 0;
+    for (int i = 7; i >= 0; --i) {
+      size = size << 8 | static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i)]);
+    }
+    if (size > max_header_bytes) {
+      file_.fail("header length " + std::to_string(size) + " exceeds the limit of " +
+                 std::to_string(max_header_bytes) + " bytes");
+    }
+    if (size > bytes.size() - 8) {
+      file_.fail("header length " + std::to_string(size) + " runs past the end of the file (" +
+                 std::to_string(bytes.size()) + " bytes)");
+    }
+    return size;
   }
-  std::uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i) {
-    header_size = header_size << 8 | static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i)]);
-  }
-  if (header_size > max_header_bytes) {
-    file.fail("header length " + std::to_string(header_size) + " exceeds the limit of " +
-              std::to_string(max_header_bytes) + " bytes");
-  }
-  if (header_size > bytes.size() - 8) {
-    file.fail("header length " + std::to_string(header_size) + " runs past the end of the file (" +
-              std::to_string(bytes.size()) + " bytes)");
-  }
-  file.data_start_ = 8 + static_cast<std::size_t>(header_size);
-  const std::uint64_t data_size = bytes.size() - file.data_start_;
 
-  // Parse, rejecting repeated keys (the parser would keep the last silently, hiding an entry)
-  // and absurd nesting.
-  json root;
-  {
-    const char* begin = reinterpret_cast<const char*>(bytes.data()) + 8;
+  // The header as a JSON object, rejecting repeated keys (the parser would keep the last
+  // silently, hiding an entry) and absurd nesting.
+  json parse(std::uint64_t header_size) const {
+    const char* begin = reinterpret_cast<const char*>(file_.bytes_.data()) + 8;
     std::vector<std::set<std::string>> open_objects;
     auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
       switch (event) {
         case json::parse_event_t::object_start:
         case json::parse_event_t::array_start:
-          if (depth >= max_json_depth) file.fail("the header nests too deeply");
+          if (depth >= max_json_depth) file_.fail("the header nests too deeply");
           if (event == json::parse_event_t::object_start) open_objects.emplace_back();
           break;
         case json::parse_event_t::object_end:
@@ -287,7 +289,7 @@ SafetensorsFile load_safetensors(const std::filesystem::path& path) {
           break;
         case json::parse_event_t::key:
           if (!open_objects.back().insert(parsed.get<std::string>()).second) {
-            file.fail("the header repeats the key " + in_quotes(parsed.get<std::string>()));
+            file_.fail("the header repeats the key " + in_quotes(parsed.get<std::string>()));
           }
           break;
         default:
@@ -295,119 +297,149 @@ SafetensorsFile load_safetensors(const std::filesystem::path& path) {
       }
       return true;
     };
+    json root;
     try {
       root = json::parse(begin, begin + header_size, callback);
     } catch (const json::exception& e) {
-      file.fail(std::string("the header is not valid JSON: ") + e.what());
+      file_.fail(std::string("the header is not valid JSON: ") + e.what());
+    }
+    if (!root.is_object()) file_.fail("the header is not a JSON object");
+    return root;
+  }
+
+  // __metadata__: an object of strings.
+  void read_metadata(const json& value) {
+    if (!value.is_object()) file_.fail("__metadata__ is not an object");
+    for (auto& [key, text] : value.items()) {
+      if (!text.is_string()) file_.fail("metadata value " + in_quotes(key) + " is not a string");
+      file_.metadata_[key] = text.get<std::string>();
     }
   }
-  if (!root.is_object()) file.fail("the header is not a JSON object");
 
-  struct Range {
-    std::uint64_t begin, end;
-    const std::string* name;
-  };
-  std::vector<Range> ranges;
-  for (auto& [name, value] : root.items()) {
-    if (name == "__metadata__") {
-      if (!value.is_object()) file.fail("__metadata__ is not an object");
-      for (auto& [key, text] : value.items()) {
-        if (!text.is_string()) file.fail("metadata value " + in_quotes(key) + " is not a string");
-        file.metadata_[key] = text.get<std::string>();
-      }
-      continue;
-    }
+  // One tensor entry: dtype, shape and data offsets, consistent with each other and within the
+  // data section of `data_size` bytes.
+  SafetensorsFile::Entry read_entry(const std::string& name, const json& value,
+                                    std::uint64_t data_size) const {
     const std::string what = "entry " + in_quotes(name) + ": ";
-    if (!value.is_object()) file.fail(what + "is not an object");
+    if (!value.is_object()) file_.fail(what + "is not an object");
     const auto dtype_it = value.find("dtype");
     const auto shape_it = value.find("shape");
     const auto offsets_it = value.find("data_offsets");
     if (dtype_it == value.end() || shape_it == value.end() || offsets_it == value.end()) {
-      file.fail(what + "needs dtype, shape and data_offsets");
+      file_.fail(what + "needs dtype, shape and data_offsets");
     }
-
-    if (!dtype_it->is_string()) file.fail(what + "dtype is not a string");
+    if (!dtype_it->is_string()) file_.fail(what + "dtype is not a string");
     const std::string dtype_text = dtype_it->get<std::string>();
-    Dtype dtype;
-    if (dtype_text == "F32") {
-      dtype = Dtype::F32;
-    } else if (dtype_text == "F64") {
-      dtype = Dtype::F64;
-    } else if (dtype_text == "I64") {
-      dtype = Dtype::I64;
-    } else if (is_known_unsupported(dtype_text)) {
-      file.fail(what + "unsupported dtype " + dtype_text + " (tapeloop reads F32, F64 and I64)");
-    } else {
-      file.fail(what + "unknown dtype " + in_quotes(dtype_text));
-    }
-
-    if (!shape_it->is_array()) file.fail(what + "shape is not a list");
-    if (shape_it->size() > static_cast<std::size_t>(Shape::max_rank)) {
-      file.fail(what + "rank " + std::to_string(shape_it->size()) + " exceeds the maximum of " +
-                std::to_string(Shape::max_rank));
-    }
-    Shape shape;
-    std::uint64_t numel = 1;
-    for (const json& dim : *shape_it) {
-      std::uint64_t d = 0;
-      if (!as_unsigned(dim, d))
-        file.fail(what + "shape " + shape_it->dump() + " is not a list of non-negative integers");
-      if (__builtin_mul_overflow(numel, d, &numel) ||
-          numel > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        file.fail(what + "shape " + shape_it->dump() + " has more elements than can be counted");
-      }
-      shape.push_back(static_cast<std::int64_t>(d));
-    }
+    const Dtype dtype = read_dtype(what, dtype_text);
+    const Shape shape = read_shape(what, *shape_it);
     std::uint64_t byte_count = 0;
-    if (__builtin_mul_overflow(numel, std::uint64_t{dtype_size(dtype)}, &byte_count)) {
-      file.fail(what + "shape " + shape_it->dump() + " has more bytes than can be counted");
+    if (__builtin_mul_overflow(static_cast<std::uint64_t>(shape.numel()),
+                               std::uint64_t{dtype_size(dtype)}, &byte_count)) {
+      file_.fail(what + "shape " + shape_it->dump() + " has more bytes than can be counted");
     }
-
     std::uint64_t begin = 0, end = 0;
     if (!offsets_it->is_array() || offsets_it->size() != 2 ||
         !as_unsigned((*offsets_it)[0], begin) || !as_unsigned((*offsets_it)[1], end)) {
-      file.fail(what + "data_offsets is not a pair of non-negative integers");
+      file_.fail(what + "data_offsets is not a pair of non-negative integers");
     }
-    if (begin > end) {
-      file.fail(what + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                "] begins after it ends");
-    }
+    const std::string offsets =
+        "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "]";
+    if (begin > end) file_.fail(what + offsets + " begins after it ends");
     if (end - begin != byte_count) {
-      file.fail(what + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                "] hold " + std::to_string(end - begin) + " bytes, but " + dtype_text +
-                " of shape " + shape.str() + " takes " + std::to_string(byte_count));
+      file_.fail(what + offsets + " hold " + std::to_string(end - begin) + " bytes, but " +
+                 dtype_text + " of shape " + shape.str() + " takes " + std::to_string(byte_count));
     }
     if (end > data_size) {
-      file.fail(what + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                "] run past the data section (" + std::to_string(data_size) + " bytes)");
+      file_.fail(what + offsets + " run past the data section (" + std::to_string(data_size) +
+                 " bytes)");
     }
-    auto [it, inserted] = file.entries_.emplace(
-        name, SafetensorsFile::Entry{dtype, shape, static_cast<std::size_t>(begin),
-                                     static_cast<std::size_t>(end)});
-    ranges.push_back({begin, end, &it->first});
+    return {dtype, shape, static_cast<std::size_t>(begin), static_cast<std::size_t>(end)};
   }
 
   // The entries must tile the data section: each starts where the previous one ended.
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  std::uint64_t covered = 0;
-  const std::string* previous = nullptr;
-  for (const Range& r : ranges) {
-    if (r.begin < covered) {
-      file.fail("entry " + in_quotes(*r.name) + " overlaps entry " + in_quotes(*previous));
+  void check_tiling(std::uint64_t data_size) const {
+    struct Range {
+      std::size_t begin, end;
+      const std::string* name;
+    };
+    std::vector<Range> ranges;
+    for (const auto& [name, entry] : file_.entries_)
+      ranges.push_back({entry.begin, entry.end, &name});
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
+    std::uint64_t covered = 0;
+    const std::string* previous = nullptr;
+    for (const Range& r : ranges) {
+      if (r.begin < covered) {
+        file_.fail("entry " + in_quotes(*r.name) + " overlaps entry " + in_quotes(*previous));
+      }
+      if (r.begin > covered) {
+        file_.fail("the data section has a hole of " + std::to_string(r.begin - covered) +
+                   " bytes before entry " + in_quotes(*r.name));
+      }
+      covered = r.end;
+      previous = r.name;
     }
-    if (r.begin > covered) {
-      file.fail("the data section has a hole of " + std::to_string(r.begin - covered) +
-                " bytes before entry " + in_quotes(*r.name));
+    if (covered != data_size) {
+      file_.fail("the data section is " + std::to_string(data_size) +
+                 " bytes, but the entries cover " + std::to_string(covered));
     }
-    covered = r.end;
-    previous = r.name;
   }
-  if (covered != data_size) {
-    file.fail("the data section is " + std::to_string(data_size) +
-              " bytes, but the entries cover " + std::to_string(covered));
+
+ private:
+  Dtype read_dtype(const std::string& what, const std::string& text) const {
+    if (text == "F32") return Dtype::F32;
+    if (text == "F64") return Dtype::F64;
+    if (text == "I64") return Dtype::I64;
+    if (is_known_unsupported(text)) {
+      file_.fail(what + "unsupported dtype " + text + " (tapeloop reads F32, F64 and I64)");
+    }
+    file_.fail(what + "unknown dtype " + in_quotes(text));
   }
+
+  Shape read_shape(const std::string& what, const json& dims) const {
+    if (!dims.is_array()) file_.fail(what + "shape is not a list");
+    if (dims.size() > static_cast<std::size_t>(Shape::max_rank)) {
+      file_.fail(what + "rank " + std::to_string(dims.size()) + " exceeds the maximum of " +
+                 std::to_string(Shape::max_rank));
+    }
+    Shape shape;
+    std::uint64_t numel = 1;
+    for (const json& dim : dims) {
+      std::uint64_t d = 0;
+      if (!as_unsigned(dim, d)) {
+        file_.fail(what + "shape " + dims.dump() + " is not a list of non-negative integers");
+      }
+      if (__builtin_mul_overflow(numel, d, &numel) ||
+          numel > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        file_.fail(what + "shape " + dims.dump() + " has more elements than can be counted");
+      }
+      shape.push_back(static_cast<std::int64_t>(d));
+    }
+    return shape;
+  }
+
+  SafetensorsFile& file_;
+};
+
+SafetensorsFile load_safetensors(const std::filesystem::path& path) {
+  SafetensorsFile file;
+  file.path_ = path;
+  file.bytes_ = read_file(path);
+  SafetensorsReader reader(file);
+  const std::uint64_t header_size = reader.header_length();
+  file.data_start_ = 8 + static_cast<std::size_t>(header_size);
+  const std::uint64_t data_size = file.bytes_.size() - file.data_start_;
+  const json root = reader.parse(header_size);
+  for (auto& [name, value] : root.items()) {
+    if (name == "__metadata__") {
+      reader.read_metadata(value);
+    } else {
+      file.entries_.emplace(name, reader.read_entry(name, value, data_size));
+    }
+  }
+  reader.check_tiling(data_size);
   return file;
 }
 

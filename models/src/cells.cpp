@@ -7,6 +7,7 @@
 #include "tapeloop/errors.hpp"
 #include "tapeloop/ops/arithmetic.hpp"
 #include "tapeloop/ops/linear.hpp"
+#include "tapeloop/ops/recurrent.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 #include "tapeloop/ops/unary.hpp"
 #include "tapeloop/tape.hpp"
@@ -41,11 +42,7 @@ std::int64_t check_recurrence(const char* cell, int gates, const Shape& xw, cons
   if (c && *c != h) {
     throw ShapeError(head() + "c " + c->str() + " and h " + h.str() + ": expected equal shapes");
   }
-  const Shape want{h[0], gates * H};
-  if (xw != want) {
-    throw ShapeError(head() + "projected input " + xw.str() + " and h " + h.str() + ": expected " +
-                     want.str() + " (x W_ih^T + b_ih)");
-  }
+  check_cell_shapes(cell, "h", h, {{"projected input", xw}}, gates);
   return H;
 }
 

@@ -56,11 +56,7 @@ struct IndexSelectRule {
     T* py = c.out();
     for_each_slice(
         [&](std::int64_t y, std::int64_t x) { std::copy(px + x, px + x + inner, py + y); });
-    if (c.needs_grad()) {  // the caller's indices may not outlive the call
-      auto* copy = c.template scratch_as<std::int64_t>(static_cast<std::size_t>(n));
-      std::copy(ids, ids + n, copy);
-      ids = copy;
-    }
+    ids = c.keep(ids, static_cast<std::size_t>(n));
   }
   void backward(BackwardContext<T>& c) const {
     const T* g = c.grad_out();

@@ -164,13 +164,8 @@ struct CrossEntropyRule {
   }
   void forward(ForwardContext<T>& c) {
     const T* px = c.in(0);
-    if (c.needs_grad()) {  // the caller's span may be gone by backward
-      lse = c.scratch(rows);
-      auto* copy = c.template scratch_as<std::int64_t>(static_cast<std::size_t>(rows));
-      if (rows > 0)
-        std::memcpy(copy, targets, static_cast<std::size_t>(rows) * sizeof(std::int64_t));
-      targets = copy;
-    }
+    targets = c.keep(targets, static_cast<std::size_t>(rows));
+    if (c.needs_grad()) lse = c.scratch(rows);
     T acc = 0;
     for (std::int64_t i = 0; i < rows; ++i) {
       const T* x = px + i * classes;

@@ -10,12 +10,10 @@
 #include "tapeloop/rule.hpp"
 
 namespace tapeloop {
-namespace {
 
-// Throws ShapeError unless `state` is [B,H] and every gate input is [B, gates*H]. The message
-// is built only on failure: recording must not touch the heap.
-void check_cell(const char* op, const char* state_name, const Shape& state,
-                std::initializer_list<std::pair<const char*, Shape>> gate_inputs, int gates) {
+void check_cell_shapes(const char* op, const char* state_name, const Shape& state,
+                       std::initializer_list<std::pair<const char*, Shape>> gate_inputs,
+                       int gates) {
   auto listed = [&] {
     std::string s = std::string(op) + ": ";
     for (const auto& [name, shape] : gate_inputs) s += std::string(name) + " " + shape.str() + ", ";
@@ -25,12 +23,15 @@ void check_cell(const char* op, const char* state_name, const Shape& state,
   const Shape want{state[0], gates * state[1]};
   for (const auto& [name, shape] : gate_inputs) {
     if (shape != want) {
-      throw ShapeError(listed() + ": expected " + name + " " + want.str() + " ([B," +
-                       std::to_string(gates) + "H] for B = " + std::to_string(state[0]) +
+      const std::string g = gates == 1 ? "H" : std::to_string(gates) + "H";
+      throw ShapeError(listed() + ": expected " + name + " " + want.str() + " ([B," + g +
+                       "] for B = " + std::to_string(state[0]) +
                        ", H = " + std::to_string(state[1]) + ")");
     }
   }
 }
+
+namespace {
 
 // h = act(gi + gh).
 template <class T>
@@ -74,9 +75,9 @@ struct LstmCellRule {
   Shape check(InputShapes s) {
     const Shape& cs = s[s.size() - 1];
     if (s.size() == 2) {
-      check_cell(name, "c_prev", cs, {{"gates", s[0]}}, 4);
+      check_cell_shapes(name, "c_prev", cs, {{"gates", s[0]}}, 4);
     } else {
-      check_cell(name, "c_prev", cs, {{"gi", s[0]}, {"gh", s[1]}}, 4);
+      check_cell_shapes(name, "c_prev", cs, {{"gi", s[0]}, {"gh", s[1]}}, 4);
     }
     batch = cs[0];
     H = cs[1];
@@ -143,7 +144,7 @@ struct GruCellRule {
   T* saved = nullptr;  // r, z and n per row; only when a gradient will flow
 
   Shape check(InputShapes s) {
-    check_cell(name, "h_prev", s[2], {{"gi", s[0]}, {"gh", s[1]}}, 3);
+    check_cell_shapes(name, "h_prev", s[2], {{"gi", s[0]}, {"gh", s[1]}}, 3);
     batch = s[2][0];
     H = s[2][1];
     return s[2];

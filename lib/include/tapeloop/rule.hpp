@@ -128,6 +128,15 @@ class ForwardContext : public OpContext<T> {
   bool needs_grad() const {
     return (this->node(this->output_index()).flags & Node<T>::requires_grad) != 0;
   }
+  /// For an array the caller passed (indices, targets), valid only during the call: a copy in
+  /// the arena when backward will read it, else the caller's own.
+  template <class U>
+  const U* keep(const U* data, std::size_t count) const {
+    if (!needs_grad()) return data;
+    U* copy = this->template scratch_as<U>(count);
+    std::copy(data, data + count, copy);
+    return copy;
+  }
 };
 
 /// What backward() sees: the output's gradient and, for each input, its gradient buffer or null.

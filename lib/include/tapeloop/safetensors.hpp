@@ -85,6 +85,8 @@ inline void save_safetensors(const std::filesystem::path& path,
 /// exactly T's (F32 for float, F64 for double, I64 for std::int64_t) and throw FormatError
 /// otherwise; read_converted<T> is the explicit way to read F32 data as double or F64 data as
 /// float.
+class SafetensorsReader;
+
 class SafetensorsFile {
  public:
   const std::filesystem::path& path() const { return path_; }
@@ -110,6 +112,7 @@ class SafetensorsFile {
 
  private:
   friend SafetensorsFile load_safetensors(const std::filesystem::path& path);
+  friend class SafetensorsReader;
   struct Entry {
     Dtype dtype;
     Shape shape;

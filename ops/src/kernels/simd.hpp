@@ -173,12 +173,12 @@ inline void store_tail(const Vec<T>& v, T* p, std::int64_t r) {
 }
 
 // ---- vector math ----------------------------------------------------------------------------
-// Accuracy, measured against long double over a sweep of the whole input range (every 97th
-// float bit pattern; tests/test_kernels.cpp asserts it, docs/kernels.md lists it):
-//   vexp     float 0.51 ulp, double 0.51 ulp — including the overflow edge and subnormal results
-//   vlog     float 0.75 ulp, double 0.75 ulp (xsimd::log)
-//   vtanh    float 1.31 ulp, double 1.29 ulp (xsimd::tanh; glibc's tanhf is 2.1 ulp)
-//   vsigmoid float 2.0 ulp,  double 2.0 ulp
+// Accuracy against long double over a sweep of the whole input range: the bounds that
+// tests/test_kernels.cpp asserts (float / double; the measured maxima are in docs/kernels.md):
+//   vexp     1.5 / 1.0 ulp — including the overflow edge and subnormal results
+//   vlog     1.0 / 1.0 ulp (xsimd::log)
+//   vtanh    1.5 / 1.5 ulp (xsimd::tanh; glibc's tanhf is 2.1 ulp)
+//   vsigmoid 2.5 / 2.5 ulp
 // xsimd 8.1's own exp returns inf for float x in (88.376, 88.723) where e^x is still finite,
 // and flushes results below the smallest normal number to 0; vexp below does neither.
 
@@ -201,9 +201,9 @@ inline Vec<T> pow2i(const Vec<T>& k) {
 
 }  // namespace detail
 
-/// e^x with ~0.5 ulp error: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite, two-part ln2),
-/// e^r by a polynomial, then 2^k applied as two halves so that results near the overflow
-/// threshold and in the subnormal range are exact powers of two times e^r, rounded once.
+/// e^x within 1.5 ulp (float) and 1.0 ulp (double): x = k ln2 + r with |r| <= ln2/2 (Cody-Waite,
+/// two-part ln2), e^r by a polynomial, then 2^k applied as two halves so that results near the
+/// overflow threshold and in the subnormal range are exact powers of two times e^r, rounded once.
 template <class T>
 inline Vec<T> vexp(const Vec<T>& x) {
   using V = Vec<T>;

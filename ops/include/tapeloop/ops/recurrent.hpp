@@ -2,6 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
+
+#include "tapeloop/shape.hpp"
 
 #include "tapeloop/var.hpp"
 
@@ -16,6 +20,13 @@ enum class RnnActivation : std::uint8_t { tanh, relu };
 /// (ShapeError otherwise).
 template <class T>
 Var<T> rnn_cell_fused(const Var<T>& gi, const Var<T>& gh, RnnActivation act);
+
+/// The shape check of every recurrent cell, fused or written with generic operators: throws
+/// ShapeError naming `op` and every shape unless `state` is [B,H] and each gate input is
+/// [B, gates*H], e.g. "lstm_cell_fused: gi [2,16], gh [2,12], c_prev [2,4]: expected gh [2,16]
+/// ([B,4H] for B = 2, H = 4)". Builds no string unless it throws.
+void check_cell_shapes(const char* op, const char* state_name, const Shape& state,
+                       std::initializer_list<std::pair<const char*, Shape>> gate_inputs, int gates);
 
 /// The state an LSTM carries from one time step to the next: hidden state h and cell state c,
 /// both [B,H].
