@@ -22,11 +22,17 @@ namespace tapeloop {
 /// primitives use. Values and the gradients of h are the same numbers `linear` gives; the
 /// weight's and bias's gradients are the same sums in another order (equal to rounding).
 ///
-/// Made before the loop with room for `steps` calls on inputs [rows, I]; recording, checks and
-/// memory are the tape's (no heap). When no gradient can reach W or b (recording off, or
-/// neither requires one) each call is plain `linear`. It needs the whole sweep on the tape it
-/// was made on: a scan that records segments again in backward (checkpointing) uses `linear`.
-/// The object may be discarded after the loop; the recording keeps what backward needs.
+/// The contract, checked: made before the loop with room for `steps` calls on inputs
+/// [rows, I]; each call records its step into its rows of the shared node (record_into), after
+/// that node, so the reverse sweep reaches the shared node after every step — by construction,
+/// whatever else is recorded in between. Fewer calls than `steps` are fine (the weight's
+/// gradient covers the rows written); one more throws ValueError. Recording, checks and memory
+/// are the tape's (no heap). When no gradient can reach W or b (recording off, or neither
+/// requires one) each call is plain `linear`. It needs the whole sweep on the tape it was made
+/// on: checkpointed_scan, which records segments again in backward on another tape, uses
+/// `linear`. The object may be discarded after the loop; the recording keeps what backward
+/// needs. Tangents (Tape::jvp): the shared node adds X dW^T + db for every row written, each
+/// step its dx W^T.
 template <class T>
 class RecurrentLinear {
  public:
