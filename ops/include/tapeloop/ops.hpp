@@ -3,6 +3,7 @@
 
 #include "tapeloop/ops/arithmetic.hpp"
 #include "tapeloop/ops/build_info.hpp"
+#include "tapeloop/ops/ctc.hpp"
 #include "tapeloop/ops/dropout.hpp"
 #include "tapeloop/ops/index.hpp"
 #include "tapeloop/ops/linear.hpp"
@@ -11,6 +12,7 @@
 #include "tapeloop/ops/recurrent.hpp"
 #include "tapeloop/ops/recurrent_linear.hpp"
 #include "tapeloop/ops/reduce.hpp"
+#include "tapeloop/ops/sequence_checks.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 #include "tapeloop/ops/softmax.hpp"
 #include "tapeloop/ops/unary.hpp"

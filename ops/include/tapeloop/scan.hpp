@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "tapeloop/ops/arithmetic.hpp"
+#include "tapeloop/ops/sequence_checks.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 #include "tapeloop/ops/where.hpp"
 #include "tapeloop/state.hpp"
@@ -93,18 +94,6 @@ template <class T, class Cell>
 ScanResult<T> checkpointed_scan(Tape<T>& tape, Cell cell, const Var<T>& xs, const State<T>& state0,
                                 std::type_identity_t<std::span<const Var<T>>> weights, int segment,
                                 const ScanOptions& options = {});
-
-/// Throws ValueError naming `who` unless truncate and checkpoint are not negative and not both
-/// set (scan, checkpointed_scan and the recurrent layers share it).
-void check_truncation(const char* who, std::int64_t truncate, std::int64_t checkpoint);
-
-/// Throws ShapeError naming `who` unless `lengths` holds one length per sequence of the batch,
-/// and ValueError unless each lies in [0, steps]; `what` and `shape` name the sequence input
-/// at the end of the message ("(input [5,3,3])"). Shared by scan, the recurrent layers and the
-/// sequence losses. Builds no string unless it throws.
-void check_sequence_lengths(const char* who, std::span<const std::int64_t> lengths,
-                            std::int64_t batch, std::int64_t steps, const char* what,
-                            const Shape& shape);
 
 }  // namespace tapeloop
 
