@@ -1,0 +1,60 @@
+// The adding problem (lecture 7d): a long-range dependency that an LSTM learns and a plain tanh
+// RNN does not, and the identity-initialized ReLU RNN trained with momentum and clipping.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "tapeloop/random.hpp"
+#include "tapeloop/tensor.hpp"
+
+namespace tapeloop::models {
+
+/// A batch of the adding problem (Hochreiter & Schmidhuber 1997; Le et al. 2015): inputs
+/// [T, B, 2] hold a value ~ U(0, 1) and a marker per step, exactly two markers per sequence (one
+/// in each half); targets [B, 1] the sum of the two marked values. Always answering 1 gives
+/// a mean squared error of 1/6 ≈ 0.167: the baseline a model must beat.
+struct AddingBatch {
+  Tensor<float> inputs;
+  Tensor<float> targets;
+};
+
+/// A batch of `batch` sequences of `steps` steps (steps >= 2; ValueError otherwise).
+AddingBatch make_adding_batch(std::int64_t steps, std::int64_t batch, Generator& rng);
+
+/// The mean squared error of always answering 1, the best constant: 1/6.
+inline constexpr double adding_baseline_mse = 1.0 / 6.0;
+
+/// The recurrent net under test; a linear readout of its last hidden state makes the answer.
+enum class AddingNet {
+  tanh_rnn,  // PyTorch's default initialization, Adam
+  lstm,      // PyTorch's default initialization, forget-gate bias 1, Adam
+  irnn,      // ReLU RNN, W_hh = I, zero biases, small input weights; SGD + momentum, clipping
+};
+
+struct AddingConfig {
+  AddingNet net = AddingNet::lstm;
+  std::int64_t sequence_length = 100;
+  std::int64_t hidden = 32;
+  std::int64_t batch = 32;
+  int steps = 2000;             // optimizer steps
+  double learning_rate = 0.01;  // Adam; the IRNN's SGD uses its own below
+  double irnn_learning_rate = 0.01;
+  double irnn_momentum = 0.9;
+  double irnn_clip = 1.0;  // the gradient's norm is clipped to this
+  std::int64_t held_out = 512;
+  std::uint64_t seed = 1;
+};
+
+struct AddingProgress {
+  int step;
+  float loss;          // the training batch's MSE
+  float held_out_mse;  // on a fixed held-out batch
+};
+
+/// Trains the net; calls `report` every `report_every` steps and at the end. Returns the final
+/// progress. Throws ValueError for sizes below 1 (sequence_length below 2).
+AddingProgress train_adding_problem(const AddingConfig& config, int report_every,
+                                    const std::function<void(const AddingProgress&)>& report);
+
+}  // namespace tapeloop::models
