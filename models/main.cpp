@@ -1,13 +1,33 @@
-// The main job: the lecture's recurrent net that learns binary addition (7c), trained by
-// backpropagation through time on the tape; prints the loss falling and the accuracy rising.
+// The main job: the lecture on recurrent nets (Hinton's week 7), run. Each demo trains or measures
+// a model of models/ and writes its numbers, claims and plots into a report folder.
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
+#include <vector>
 
-#include "tapeloop/models/binary_addition.hpp"
+#include "tapeloop/models/lecture.hpp"
 #include "tapeloop/ops/build_info.hpp"
 
-int main() {
+namespace {
+
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: tapeloop-main [--full] [--report DIR] [DEMO...]\n\n"
+               "Runs the lecture's demos (all of them by default, the fast versions) and writes a\n"
+               "report: DIR/index.html with every plot and number (default DIR: tapeloop-report).\n"
+               "Exits with 1 if a claim of the report is not met.\n\n"
+               "  --full        the longer versions (more seeds, more steps)\n"
+               "  --report DIR  where the report goes\n"
+               "  --help        this text\n\ndemos:\n");
+  for (const auto& d : tapeloop::models::lecture_demos()) {
+    std::fprintf(out, "  %-16s %s: %s\n", d.name, d.lecture, d.summary);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
   using namespace tapeloop::models;
   if (const std::string missing = tapeloop::missing_cpu_features(); !missing.empty()) {
     std::fprintf(stderr,
@@ -16,20 +36,57 @@ int main() {
                  missing.c_str());
     return EXIT_FAILURE;
   }
-  BinaryAdditionConfig config;
-  std::printf(
-      "Binary addition RNN (lecture 7c): %d logistic hidden units, %d-bit numbers, batch %d\n"
-      "reads one bit of each number per step, least significant first; BPTT over %d steps\n\n",
-      config.hidden, config.bits, config.batch, config.bits + 1);
-  std::printf("%6s  %10s  %12s  %12s\n", "step", "loss", "bits right", "sums right");
-  const BinaryAdditionProgress final_progress =
-      train_binary_addition(config, 250, [](const BinaryAdditionProgress& p) {
-        std::printf("%6d  %10.5f  %11.2f%%  %11.2f%%\n", p.step, p.loss, 100.0 * p.bit_accuracy,
-                    100.0 * p.sum_accuracy);
-        std::fflush(stdout);
-      });
-  const bool learned = final_progress.sum_accuracy == 1.0f;
-  std::printf("\n%s\n", learned ? "The net adds every held-out pair correctly."
-                                : "The net has not learned addition yet.");
-  return learned ? EXIT_SUCCESS : EXIT_FAILURE;
+  DemoOptions options;
+  std::string dir = "tapeloop-report";
+  std::vector<const Demo*> chosen;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      usage(stdout);
+      return EXIT_SUCCESS;
+    } else if (arg == "--full") {
+      options.full = true;
+    } else if (arg == "--report") {
+      if (i + 1 == argc) {
+        std::fprintf(stderr, "tapeloop-main: --report needs a folder\n");
+        return 2;
+      }
+      dir = argv[++i];
+    } else {
+      const Demo* found = nullptr;
+      for (const Demo& d : lecture_demos()) {
+        if (arg == d.name) found = &d;
+      }
+      if (!found) {
+        std::fprintf(stderr, "tapeloop-main: no demo or option '%s'\n\n", arg.c_str());
+        usage(stderr);
+        return 2;
+      }
+      chosen.push_back(found);
+    }
+  }
+  if (chosen.empty()) {
+    for (const Demo& d : lecture_demos()) chosen.push_back(&d);
+  }
+  try {
+    Report report(dir, "Recurrent nets, after Hinton's lecture 7, run on tapeloop");
+    report.paragraph(std::string("Kernels: ") + tapeloop::kernel_isa() +
+                     "; BLAS: " + tapeloop::blas_info() + ".");
+    for (const Demo* d : chosen) {
+      std::printf("%s (%s): %s\n", d->name, d->lecture, d->summary);
+      std::fflush(stdout);
+      const int met_before = report.claims_met(), claims_before = report.claims();
+      d->run(report, options);
+      report.write();
+      std::printf("  claims met: %d of %d\n\n", report.claims_met() - met_before,
+                  report.claims() - claims_before);
+    }
+    const auto index = report.write();
+    std::printf("Report: %s (claims met: %d of %d)\n", index.string().c_str(), report.claims_met(),
+                report.claims());
+    return report.claims_met() == report.claims() ? EXIT_SUCCESS : EXIT_FAILURE;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tapeloop-main: %s\n", e.what());
+    return EXIT_FAILURE;
+  }
 }

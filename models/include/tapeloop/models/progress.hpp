@@ -1,0 +1,34 @@
+// Progress of a long loop: a bar with step, loss, rate and ETA redrawn in place on a terminal,
+// plain log lines (every tenth of the work) otherwise.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace tapeloop::models {
+
+class Progress {
+ public:
+  /// `total` steps of `what`, reported on `out` (a terminal or not, as isatty says).
+  Progress(std::string what, std::int64_t total, std::FILE* out = stdout);
+  /// After step `done` (1-based) with this loss.
+  void update(std::int64_t done, double loss);
+  /// Ends the bar's line (or prints the last log line).
+  void finish();
+
+ private:
+  void draw(std::int64_t done, double loss, bool final);
+
+  std::string what_;
+  std::int64_t total_;
+  std::FILE* out_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  std::int64_t next_log_ = 0, done_ = 0;
+  double loss_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace tapeloop::models
