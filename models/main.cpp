@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
       std::printf("  claims met: %d of %d\n\n", report.claims_met() - met_before,
                   report.claims() - claims_before);
     }
-    const auto index = report.write();
+    const auto index = std::filesystem::absolute(report.write());
     std::printf("Report: %s (claims met: %d of %d)\n", index.string().c_str(), report.claims_met(),
                 report.claims());
     return report.claims_met() == report.claims() ? EXIT_SUCCESS : EXIT_FAILURE;

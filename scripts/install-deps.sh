@@ -8,6 +8,7 @@ PACKAGES=(
   libxtensor-dev libxsimd-dev xtl-dev
   libtbb-dev libboost-test-dev libopenblas-dev
   nlohmann-json3-dev libbenchmark-dev
+  hershey-fonts-data wamerican  # the handwriting demo: script fonts and words to write
 )
 
 export DEBIAN_FRONTEND=noninteractive

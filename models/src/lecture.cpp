@@ -18,6 +18,8 @@ const std::vector<Demo>& lecture_demos() {
       {"echo-state", "7d",
        "an echo state network: fixed random reservoir, learned readout, generates sinusoids",
        echo_state_demo},
+      {"handwriting", "7e",
+       "a bidirectional LSTM trained with CTC reads cursive words it never saw", handwriting_demo},
   };
   return demos;
 }

@@ -28,5 +28,6 @@ void binary_addition_demo(Report& report, const DemoOptions& options);
 void gradient_flow_demo(Report& report, const DemoOptions& options);
 void adding_problem_demo(Report& report, const DemoOptions& options);
 void echo_state_demo(Report& report, const DemoOptions& options);
+void handwriting_demo(Report& report, const DemoOptions& options);
 
 }  // namespace tapeloop::models

@@ -11,17 +11,19 @@ namespace tapeloop::models {
 
 class Progress {
  public:
-  /// `total` steps of `what`, reported on `out` (a terminal or not, as isatty says).
-  Progress(std::string what, std::int64_t total, std::FILE* out = stdout);
-  /// After step `done` (1-based) with this loss.
-  void update(std::int64_t done, double loss);
+  /// `total` units (steps, seconds) of `what`, reported on `out` (a terminal or not, as isatty
+  /// says), each update showing `metric`.
+  Progress(std::string what, std::int64_t total, std::string unit = "steps",
+           std::string metric = "loss", std::FILE* out = stdout);
+  /// After `done` units (1-based) with this value of the metric.
+  void update(std::int64_t done, double value);
   /// Ends the bar's line (or prints the last log line).
   void finish();
 
  private:
   void draw(std::int64_t done, double loss, bool final);
 
-  std::string what_;
+  std::string what_, unit_, metric_;
   std::int64_t total_;
   std::FILE* out_;
   bool terminal_;
