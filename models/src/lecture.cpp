@@ -5,6 +5,8 @@ namespace tapeloop::models {
 
 const std::vector<Demo>& lecture_demos() {
   static const std::vector<Demo> demos = {
+      {"hmm", "7a", "an HMM, its forward algorithm a scan cell, trained by gradient next to an RNN",
+       hmm_demo},
       {"binary-addition", "7c",
        "an RNN learns to add binary numbers; it generalizes to 64 bits, and its hidden states "
        "are the adding automaton's",

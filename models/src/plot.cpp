@@ -119,18 +119,24 @@ std::string to_svg(const Plot& p) {
     << ") rotate(-90)\" text-anchor=\"middle\">" << escape(p.y_label) << "</text>\n";
   // Reference lines, then the series.
   int legend = 0;
-  auto legend_entry = [&](const std::string& label, const std::string& colour, bool dashed) {
+  auto legend_entry = [&](const std::string& label, const std::string& colour, const char* dash) {
     const double y = top + 10 + 18 * legend++;
     o << "<line x1=\"" << left + w + 10 << "\" y1=\"" << y << "\" x2=\"" << left + w + 30
       << "\" y2=\"" << y << "\" stroke=\"" << colour << "\" stroke-width=\"2\""
-      << (dashed ? " stroke-dasharray=\"5,3\"" : "") << "/>\n<text x=\"" << left + w + 35
-      << "\" y=\"" << y + 4 << "\">" << escape(label) << "</text>\n";
+      << (dash ? std::string(" stroke-dasharray=\"") + dash + "\"" : std::string())
+      << "/>\n<text x=\"" << left + w + 35 << "\" y=\"" << y + 4 << "\">" << escape(label)
+      << "</text>\n";
   };
-  for (const auto& [label, y] : p.reference_lines) {
+  // Reference lines: grey, each with its own dash pattern.
+  const char* const dashes[] = {"6,3", "2,3", "10,3,2,3"};
+  const char* const greys[] = {"#777", "#333", "#aaa"};
+  for (std::size_t r = 0; r < p.reference_lines.size(); ++r) {
+    const double y = p.reference_lines[r].second;
     if (!usable(y)) continue;
     o << "<line x1=\"" << left << "\" y1=\"" << sy(y) << "\" x2=\"" << left + w << "\" y2=\""
-      << sy(y) << "\" stroke=\"gray\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"/>\n";
-    legend_entry(label, "gray", true);
+      << sy(y) << "\" stroke=\"" << greys[r % 3] << "\" stroke-width=\"1.5\" stroke-dasharray=\""
+      << dashes[r % 3] << "\"/>\n";
+    legend_entry(p.reference_lines[r].first, greys[r % 3], dashes[r % 3]);
   }
   for (std::size_t k = 0; k < p.series.size(); ++k) {
     const Series& s = p.series[k];
@@ -142,7 +148,7 @@ std::string to_svg(const Plot& p) {
         o << "<circle cx=\"" << sx(s.x[i]) << "\" cy=\"" << sy(s.y[i]) << "\" r=\"2.5\" fill=\""
           << c << "\" fill-opacity=\"0.6\"/>\n";
       }
-      if (s.classes.empty()) legend_entry(s.label, colour, false);
+      if (s.classes.empty()) legend_entry(s.label, colour, nullptr);
       continue;
     }
     o << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.8\" points=\"";
@@ -150,10 +156,10 @@ std::string to_svg(const Plot& p) {
       if (usable(s.y[i]) && std::isfinite(s.x[i])) o << sx(s.x[i]) << "," << sy(s.y[i]) << " ";
     }
     o << "\"/>\n";
-    legend_entry(s.label, colour, false);
+    legend_entry(s.label, colour, nullptr);
   }
   for (std::size_t c = 0; c < p.class_names.size(); ++c)
-    legend_entry(p.class_names[c], palette[c % 8], false);
+    legend_entry(p.class_names[c], palette[c % 8], nullptr);
   o << "</svg>\n";
   return o.str();
 }

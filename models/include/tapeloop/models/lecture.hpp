@@ -24,6 +24,7 @@ struct Demo {
 const std::vector<Demo>& lecture_demos();
 
 // The demos themselves (models/src/lecture_*.cpp).
+void hmm_demo(Report& report, const DemoOptions& options);
 void binary_addition_demo(Report& report, const DemoOptions& options);
 void gradient_flow_demo(Report& report, const DemoOptions& options);
 void adding_problem_demo(Report& report, const DemoOptions& options);
