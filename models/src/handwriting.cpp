@@ -101,8 +101,10 @@ HandwritingReader::HandwritingReader(const HandwritingConfig& c, Generator& rng)
     : lstm_(lstm_options(c), rng), out_(2 * c.hidden, 27, rng) {}
 
 Var<float> HandwritingReader::forward(Tape<float>& tape, const Var<float>& inputs,
-                                      std::span<const std::int64_t> input_lengths) {
+                                      std::span<const std::int64_t> input_lengths,
+                                      Var<float>* hidden) {
   const RecurrentResult<float> r = lstm_.forward(tape, inputs, {}, input_lengths);
+  if (hidden) *hidden = r.output;
   return log_softmax(out_.forward(r.output), 2);
 }
 

@@ -120,6 +120,7 @@ std::string to_svg(const Plot& p) {
   // Reference lines, then the series.
   int legend = 0;
   auto legend_entry = [&](const std::string& label, const std::string& colour, const char* dash) {
+    if (label.empty()) return;  // an unlabelled series (a pen stroke of a drawing)
     const double y = top + 10 + 18 * legend++;
     o << "<line x1=\"" << left + w + 10 << "\" y1=\"" << y << "\" x2=\"" << left + w + 30
       << "\" y2=\"" << y << "\" stroke=\"" << colour << "\" stroke-width=\"2\""

@@ -61,9 +61,10 @@ struct HandwritingConfig {
 class HandwritingReader {
  public:
   HandwritingReader(const HandwritingConfig& config, Generator& rng);
-  /// log_probs [T, B, 27] for inputs [T, B, 3 k].
+  /// log_probs [T, B, 27] for inputs [T, B, 3 k]; the top layer's outputs [T, B, 2H] in
+  /// `hidden` when it is not null.
   Var<float> forward(Tape<float>& tape, const Var<float>& inputs,
-                     std::span<const std::int64_t> input_lengths);
+                     std::span<const std::int64_t> input_lengths, Var<float>* hidden = nullptr);
   std::vector<Parameter<float>*> parameters();
   LSTM<float>& lstm() { return lstm_; }
 
