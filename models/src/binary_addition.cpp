@@ -159,6 +159,21 @@ BinaryAdditionProgress train_binary_addition(
   return progress;
 }
 
+std::vector<int> adder_states(const AdditionBatch& batch) {
+  const std::int64_t T = batch.inputs.shape()[0], B = batch.inputs.shape()[1];
+  std::vector<int> states(static_cast<std::size_t>(T * B));
+  for (std::int64_t b = 0; b < B; ++b) {
+    int carry = 0;
+    for (std::int64_t t = 0; t < T; ++t) {
+      const int sum = static_cast<int>(batch.inputs[(t * B + b) * 2]) +
+                      static_cast<int>(batch.inputs[(t * B + b) * 2 + 1]) + carry;
+      carry = sum >> 1;
+      states[static_cast<std::size_t>(t * B + b)] = (sum & 1) + 2 * carry;
+    }
+  }
+  return states;
+}
+
 AdderStates cluster_hidden_states(BinaryAdditionRnn& model, const AdditionBatch& batch,
                                   std::uint64_t seed) {
   Tape<float> tape;
@@ -166,17 +181,7 @@ AdderStates cluster_hidden_states(BinaryAdditionRnn& model, const AdditionBatch&
   const Var<float> h = model.hidden(tape, tape.constant(batch.inputs.ref()));
   const std::int64_t T = h.dim(0), B = h.dim(1), H = h.dim(2), n = T * B;
   const float* points = h.value().data;
-  // The automaton's state after step t: the sum bit it just wrote and the carry it keeps.
-  std::vector<int> truth(static_cast<std::size_t>(n));
-  for (std::int64_t b = 0; b < B; ++b) {
-    int carry = 0;
-    for (std::int64_t t = 0; t < T; ++t) {
-      const int sum = static_cast<int>(batch.inputs[(t * B + b) * 2]) +
-                      static_cast<int>(batch.inputs[(t * B + b) * 2 + 1]) + carry;
-      carry = sum >> 1;
-      truth[static_cast<std::size_t>(t * B + b)] = (sum & 1) + 2 * carry;
-    }
-  }
+  const std::vector<int> truth = adder_states(batch);
   // k-means with k = 4, the best of several seeded starts (k-means++ seeding).
   constexpr int k = 4;
   Generator rng(seed);

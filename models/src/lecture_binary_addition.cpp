@@ -112,16 +112,11 @@ void binary_addition_demo(Report& report, const DemoOptions& options) {
   const Var<float> h = model.hidden(tape, tape.constant(batch.inputs.ref()));
   const std::int64_t T = h.dim(0), B = h.dim(1), H = h.dim(2);
   Series points{"hidden states", {}, {}, {}};
-  for (std::int64_t b = 0; b < B; ++b) {
-    int carry = 0;
-    for (std::int64_t t = 0; t < T; ++t) {
-      const int sum = static_cast<int>(batch.inputs[(t * B + b) * 2]) +
-                      static_cast<int>(batch.inputs[(t * B + b) * 2 + 1]) + carry;
-      carry = sum >> 1;
-      points.x.push_back(h.value().data[(t * B + b) * H]);
-      points.y.push_back(h.value().data[(t * B + b) * H + 1]);
-      points.classes.push_back((sum & 1) + 2 * carry);
-    }
+  const std::vector<int> automaton = adder_states(batch);
+  for (std::int64_t i = 0; i < T * B; ++i) {
+    points.x.push_back(h.value().data[i * H]);
+    points.y.push_back(h.value().data[i * H + 1]);
+    points.classes.push_back(automaton[static_cast<std::size_t>(i)]);
   }
   Plot scatter{"Hidden states by automaton state", "h1", "h2", {points}};
   scatter.scatter = true;

@@ -13,28 +13,6 @@ namespace {
 const char* const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '&')
-      out += "&amp;";
-    else
-      out += c;
-  }
-  return out;
-}
-
-std::string number(double v) {
-  if (v == 0) v = 0;  // no "-0" from a tick computed as -0.0
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
-
 // About `count` round tick values covering [lo, hi].
 std::vector<double> ticks(double lo, double hi, int count) {
   const double raw = (hi - lo) / count;
@@ -52,6 +30,29 @@ std::vector<double> ticks(double lo, double hi, int count) {
 }
 
 }  // namespace
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else if (c == '&') {
+      out += "&amp;";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string format_number(double v) {
+  if (v == 0) v = 0;  // no "-0" from a tick computed as -0.0
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
 
 std::string to_svg(const Plot& p) {
   // The legend's width from its longest label (about 7 px a character at 12 px).
@@ -99,24 +100,25 @@ std::string to_svg(const Plot& p) {
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<text x=\"" << left + w / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">"
-    << escape(p.title) << "</text>\n";
+    << xml_escape(p.title) << "</text>\n";
   // Axes, ticks and grid.
   o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << w << "\" height=\"" << h
     << "\" fill=\"none\" stroke=\"black\"/>\n";
   for (double v : ticks(x0, x1, 6)) {
     o << "<line x1=\"" << sx(v) << "\" y1=\"" << top << "\" x2=\"" << sx(v) << "\" y2=\"" << top + h
       << "\" stroke=\"#ddd\"/>\n<text x=\"" << sx(v) << "\" y=\"" << top + h + 16
-      << "\" text-anchor=\"middle\">" << number(v) << "</text>\n";
+      << "\" text-anchor=\"middle\">" << format_number(v) << "</text>\n";
   }
   for (double v : ticks(y0, y1, 6)) {
     const double y = top + (1 - (v - y0) / (y1 - y0)) * h;
     o << "<line x1=\"" << left << "\" y1=\"" << y << "\" x2=\"" << left + w << "\" y2=\"" << y
       << "\" stroke=\"#ddd\"/>\n<text x=\"" << left - 6 << "\" y=\"" << y + 4
-      << "\" text-anchor=\"end\">" << (p.log_y ? "1e" + number(v) : number(v)) << "</text>\n";
+      << "\" text-anchor=\"end\">" << (p.log_y ? "1e" + format_number(v) : format_number(v))
+      << "</text>\n";
   }
   o << "<text x=\"" << left + w / 2 << "\" y=\"" << p.height - 12 << "\" text-anchor=\"middle\">"
-    << escape(p.x_label) << "</text>\n<text transform=\"translate(16," << top + h / 2
-    << ") rotate(-90)\" text-anchor=\"middle\">" << escape(p.y_label) << "</text>\n";
+    << xml_escape(p.x_label) << "</text>\n<text transform=\"translate(16," << top + h / 2
+    << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(p.y_label) << "</text>\n";
   // Reference lines, then the series.
   int legend = 0;
   auto legend_entry = [&](const std::string& label, const std::string& colour, const char* dash) {
@@ -125,7 +127,7 @@ std::string to_svg(const Plot& p) {
     o << "<line x1=\"" << left + w + 10 << "\" y1=\"" << y << "\" x2=\"" << left + w + 30
       << "\" y2=\"" << y << "\" stroke=\"" << colour << "\" stroke-width=\"2\""
       << (dash ? std::string(" stroke-dasharray=\"") + dash + "\"" : std::string())
-      << "/>\n<text x=\"" << left + w + 35 << "\" y=\"" << y + 4 << "\">" << escape(label)
+      << "/>\n<text x=\"" << left + w + 35 << "\" y=\"" << y + 4 << "\">" << xml_escape(label)
       << "</text>\n";
   };
   // Reference lines: grey, each with its own dash pattern.

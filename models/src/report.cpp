@@ -10,21 +10,6 @@
 namespace tapeloop::models {
 namespace {
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '&')
-      out += "&amp;";
-    else
-      out += c;
-  }
-  return out;
-}
-
 // Writes `text` to `path` through a temporary and a rename, so a reader never sees half a file.
 void write_file(const std::filesystem::path& path, const std::string& text) {
   const std::filesystem::path tmp = path.string() + ".tmp";
@@ -39,12 +24,6 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 }
 
 }  // namespace
-
-std::string format_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
 
 Report::Report(std::filesystem::path dir, std::string title)
     : dir_(std::move(dir)), title_(std::move(title)) {
@@ -84,25 +63,25 @@ void Report::plot(const std::string& stem, const Plot& p) {
 
 std::filesystem::path Report::write() const {
   std::ostringstream html, md;
-  html << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>" << html_escape(title_)
+  html << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>" << xml_escape(title_)
        << "</title>\n<style>body{font-family:sans-serif;max-width:900px;margin:2em auto;}"
           "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;}"
           ".met{color:#1a7f1a}.missed{color:#b00}</style></head><body>\n<h1>"
-       << html_escape(title_) << "</h1>\n<p>Claims met: " << met_ << " of " << claims_ << "</p>\n";
+       << xml_escape(title_) << "</h1>\n<p>Claims met: " << met_ << " of " << claims_ << "</p>\n";
   md << "# " << title_ << "\n\nClaims met: " << met_ << " of " << claims_ << "\n";
   for (const Block& b : blocks_) {
     switch (b.kind) {
       case Block::heading:
-        html << "<h2>" << html_escape(b.text) << "</h2>\n";
+        html << "<h2>" << xml_escape(b.text) << "</h2>\n";
         md << "\n## " << b.text << "\n";
         break;
       case Block::prose:
-        html << "<p>" << html_escape(b.text) << "</p>\n";
+        html << "<p>" << xml_escape(b.text) << "</p>\n";
         md << "\n" << b.text << "\n";
         break;
       case Block::claim:
         html << "<p class=\"" << (b.met ? "met" : "missed") << "\">"
-             << (b.met ? "&#10003; " : "&#10007; ") << html_escape(b.text) << "</p>\n";
+             << (b.met ? "&#10003; " : "&#10007; ") << xml_escape(b.text) << "</p>\n";
         md << "\n- " << (b.met ? "[met] " : "[NOT met] ") << b.text << "\n";
         break;
       case Block::image:
@@ -116,7 +95,7 @@ std::filesystem::path Report::write() const {
           html << "<tr>";
           md << "|";
           for (const std::string& cell : b.rows[r]) {
-            html << (r == 0 ? "<th>" : "<td>") << html_escape(cell) << (r == 0 ? "</th>" : "</td>");
+            html << (r == 0 ? "<th>" : "<td>") << xml_escape(cell) << (r == 0 ? "</th>" : "</td>");
             md << " " << cell << " |";
           }
           html << "</tr>\n";

@@ -76,6 +76,10 @@ struct AdditionAccuracy {
 /// The net's accuracy on `batch` (any number of bits: generalization past the training length).
 AdditionAccuracy evaluate_addition(BinaryAdditionRnn& model, const AdditionBatch& batch);
 
+/// The adding automaton's state after every step of every addition of `batch`, time-major
+/// [T * B]: the sum bit it just wrote + 2 * the carry it keeps (4 states).
+std::vector<int> adder_states(const AdditionBatch& batch);
+
 /// What the hidden states learnt (lecture 7c-04): every h_t of `batch` clustered into 4 groups
 /// by k-means (best of 8 seeded starts), next to the state of the adding automaton after step t
 /// (the sum bit it wrote, and the carry it keeps: 4 states).

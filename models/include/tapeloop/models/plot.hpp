@@ -32,6 +32,12 @@ struct Plot {
   int width = 760, height = 420;
 };
 
+/// `s` with <, > and & escaped, for SVG and HTML text.
+std::string xml_escape(const std::string& s);
+
+/// A number in a plot or a table: 4 significant digits, and 0 rather than -0.
+std::string format_number(double v);
+
 /// The plot as a standalone SVG document. Points that are not finite (or not positive on a
 /// log axis) are left out of the line.
 std::string to_svg(const Plot& plot);

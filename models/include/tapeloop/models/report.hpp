@@ -46,7 +46,4 @@ class Report {
   int claims_ = 0, met_ = 0;
 };
 
-/// A number in a table: 4 significant digits.
-std::string format_number(double v);
-
 }  // namespace tapeloop::models
