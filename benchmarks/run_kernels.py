@@ -192,8 +192,9 @@ def report(tl, pt, others, args):
     ovp = {op: p(f"overhead/{op}/float/1/threads:1") / CHAIN for op in ("mul", "tanh")}
     L += ["## Per-op overhead", "",
           f"A chain of {CHAIN} operators on a one-element tensor, recorded and backpropagated "
-          "(tape cleared each time), per operator. The floor chain calls `make_node` and "
-          "`set_backward` with a one-line scalar rule: what the tape itself costs per operator.", "",
+          "(tape cleared each time), per operator. The floor chain records a rule that copies "
+          "one number forward and adds one back: what the tape and record() cost per operator.",
+          "",
           "| chain | tapeloop record | tapeloop record + backward | PyTorch record + backward "
           "(Python) | ratio |", "| --- | --- | --- | --- | --- |"]
     for op, label in (("mul", "y = y * w"), ("tanh", "y = tanh(y)"), ("floor", "tape floor")):
