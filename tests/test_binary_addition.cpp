@@ -99,6 +99,7 @@ BOOST_AUTO_TEST_CASE(hidden_states_are_the_automaton_states) {
                                        << states.separation);
   BOOST_TEST(states.separation >= 0.99);
   BOOST_TEST(states.purity >= 0.95);
+  BOOST_TEST(states.transitions_match);  // the clusters move as the adding automaton does
   for (const auto& cluster : states.counts) {  // each cluster is one automaton state
     int states_in_cluster = 0;
     for (std::int64_t c : cluster) states_in_cluster += c > 0;

@@ -261,6 +261,40 @@ AdderStates cluster_hidden_states(BinaryAdditionRnn& model, const AdditionBatch&
   std::int64_t majority = 0;
   for (const auto& row : out.counts) majority += *std::max_element(row.begin(), row.end());
   out.purity = static_cast<double>(majority) / static_cast<double>(n);
+  // Each cluster stands for its majority automaton state; follow the clusters from one step to
+  // the next under each input pair, and compare with the automaton's own transitions.
+  std::array<int, 4> stands_for{};
+  for (int c = 0; c < 4; ++c) {
+    const auto& row = out.counts[static_cast<std::size_t>(c)];
+    stands_for[static_cast<std::size_t>(c)] =
+        static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin());
+  }
+  std::array<std::array<std::array<std::int64_t, 4>, 4>, 4> moves{};  // [state][input][state]
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t t = 1; t < T; ++t) {
+      const int from = stands_for[static_cast<std::size_t>(
+          best_assign[static_cast<std::size_t>((t - 1) * B + b)])];
+      const int to =
+          stands_for[static_cast<std::size_t>(best_assign[static_cast<std::size_t>(t * B + b)])];
+      const int input = static_cast<int>(batch.inputs[(t * B + b) * 2]) +
+                        2 * static_cast<int>(batch.inputs[(t * B + b) * 2 + 1]);
+      ++moves[static_cast<std::size_t>(from)][static_cast<std::size_t>(input)]
+             [static_cast<std::size_t>(to)];
+    }
+  }
+  out.transitions_match = true;
+  for (int s = 0; s < 4; ++s) {
+    for (int input = 0; input < 4; ++input) {
+      const auto& seen = moves[static_cast<std::size_t>(s)][static_cast<std::size_t>(input)];
+      const int next = static_cast<int>(std::max_element(seen.begin(), seen.end()) - seen.begin());
+      const bool observed = *std::max_element(seen.begin(), seen.end()) > 0;
+      out.transitions[static_cast<std::size_t>(s)][static_cast<std::size_t>(input)] =
+          observed ? next : -1;
+      // The automaton: from (sum bit, carry) with input bits a, b, the sum is a + b + carry.
+      const int sum = (input & 1) + (input >> 1) + (s >> 1);
+      if (observed && next != (sum & 1) + 2 * (sum >> 1)) out.transitions_match = false;
+    }
+  }
   // The mean activity of each automaton state, and how many states lie nearest their own.
   out.state_means.assign(static_cast<std::size_t>(4 * H), 0.0);
   std::array<std::int64_t, 4> seen{};

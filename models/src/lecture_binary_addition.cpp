@@ -99,6 +99,22 @@ void binary_addition_demo(Report& report, const DemoOptions& options) {
       "Every hidden state of 200 held-out additions, next to the state the adding "
       "automaton is in after that step (lecture 7c-04):");
   report.table(header, means);
+  std::vector<std::vector<std::string>> moves;
+  for (int s = 0; s < 4; ++s) {
+    std::vector<std::string> row{names[s]};
+    for (int input = 0; input < 4; ++input) {
+      const int next =
+          states.transitions[static_cast<std::size_t>(s)][static_cast<std::size_t>(input)];
+      row.push_back(next < 0 ? "-" : names[next]);
+    }
+    moves.push_back(row);
+  }
+  report.paragraph(
+      "The clusters' transitions, each cluster read as its majority state: where the "
+      "net's hidden state goes on each pair of input bits.");
+  report.table({"from", "a=0 b=0", "a=1 b=0", "a=0 b=1", "a=1 b=1"}, moves);
+  report.claim("the clusters move as the adding automaton does on every input pair",
+               states.transitions_match);
   report.claim("the hidden states form four distinct patterns, the automaton's states: " +
                    format_number(100 * states.separation) +
                    "% lie nearest their own state's mean; k-means finds them with purity " +

@@ -94,6 +94,11 @@ struct AdderStates {
   /// nearer their own state's mean than any other's (1: four distinct patterns of activity).
   std::vector<double> state_means;
   double separation = 0;
+  /// The clusters' transitions, each cluster read as its majority automaton state:
+  /// transitions[state][input] is the state the net moves to on input bits a + 2 b (-1: never
+  /// seen), and transitions_match whether every one is the adding automaton's.
+  std::array<std::array<int, 4>, 4> transitions{};
+  bool transitions_match = false;
   std::int64_t hidden = 0;
 };
 AdderStates cluster_hidden_states(BinaryAdditionRnn& model, const AdditionBatch& batch,
