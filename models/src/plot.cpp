@@ -113,7 +113,7 @@ std::string to_svg(const Plot& p) {
     const double y = top + (1 - (v - y0) / (y1 - y0)) * h;
     o << "<line x1=\"" << left << "\" y1=\"" << y << "\" x2=\"" << left + w << "\" y2=\"" << y
       << "\" stroke=\"#ddd\"/>\n<text x=\"" << left - 6 << "\" y=\"" << y + 4
-      << "\" text-anchor=\"end\">" << (p.log_y ? "1e" + format_number(v) : format_number(v))
+      << "\" text-anchor=\"end\">" << format_number(p.log_y ? std::pow(10.0, v) : v)
       << "</text>\n";
   }
   o << "<text x=\"" << left + w / 2 << "\" y=\"" << p.height - 12 << "\" text-anchor=\"middle\">"
