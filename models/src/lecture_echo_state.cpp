@@ -23,7 +23,9 @@ void echo_state_demo(Report& report, const DemoOptions&) {
                      "radius " +
                      format_number(config.spectral_radius) +
                      " and fixed input weights; only the linear readout is learnt, by ridge "
-                     "regression. Task: one step ahead on 0.5 sin(0.2 t) + 0.25 sin(0.311 t), "
+                     "regression (and, for comparison, by 500 steps of Adam on the tape with the "
+                     "reservoir's Parameters frozen). Task: one step ahead on 0.5 sin(0.2 t) + "
+                     "0.25 sin(0.311 t), "
                      "then generation, each prediction fed back as the next input.");
   EchoStateNetwork esn(1, 1, config);
   const std::int64_t train = 1200, washout = 100, generate = 300;
@@ -52,8 +54,13 @@ void echo_state_demo(Report& report, const DemoOptions&) {
   err = std::sqrt(err / static_cast<double>(generate));
   Plot plot{"Echo state network generating a sum of sinusoids", "t", "value", {truth, generated}};
   report.plot("echo_state", plot);
-  report.table({"measured spectral radius", "generation RMS error (300 steps)", "signal RMS"},
-               {{format_number(esn.measured_spectral_radius()), format_number(err), "0.395"}});
+  // The same readout by gradient descent on the tape, the reservoir's Parameters frozen.
+  EchoStateNetwork trained(1, 1, config);
+  const double train_mse = trained.fit_gradient(states, out, washout, 500, 0.01);
+  report.table({"measured spectral radius", "generation RMS error (300 steps)", "signal RMS",
+                "readout by gradient: training RMS"},
+               {{format_number(esn.measured_spectral_radius()), format_number(err), "0.395",
+                 format_number(std::sqrt(train_mse))}});
   report.claim("the reservoir's spectral radius is the one asked for (" +
                    format_number(esn.measured_spectral_radius()) + ")",
                std::abs(esn.measured_spectral_radius() - config.spectral_radius) < 0.01);
