@@ -18,7 +18,7 @@ Progress::Progress(std::string what, std::int64_t total, std::string unit, std::
 
 void Progress::update(std::int64_t done, double value) {
   done_ = done;
-  loss_ = value;
+  value_ = value;
   const auto now = std::chrono::steady_clock::now();
   if (terminal_) {
     if (now - last_draw_ >= std::chrono::milliseconds(100) || done == total_) {
@@ -34,10 +34,10 @@ void Progress::update(std::int64_t done, double value) {
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
-  draw(done_, loss_, true);
+  draw(done_, value_, true);
 }
 
-void Progress::draw(std::int64_t done, double loss, bool final) {
+void Progress::draw(std::int64_t done, double value, bool final) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
@@ -48,11 +48,12 @@ void Progress::draw(std::int64_t done, double loss, bool final) {
     std::fprintf(out_, "\r  %-22s [%.*s%*s] %6lld/%lld %s  %s %-9.4g %7.1f %s/s  ETA %4.0fs",
                  what_.c_str(), filled, "##############################", width - filled, "",
                  static_cast<long long>(done), static_cast<long long>(total_), unit_.c_str(),
-                 metric_.c_str(), loss, rate, unit_.c_str(), eta);
+                 metric_.c_str(), value, rate, unit_.c_str(), eta);
     if (final) std::fprintf(out_, "\n");
   } else {
-    std::fprintf(out_, "  %s: step %lld/%lld, loss %.4g, %.0f steps/s, ETA %.0fs\n", what_.c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total_), loss, rate, eta);
+    std::fprintf(out_, "  %s: %lld/%lld %s, %s %.4g, %.1f %s/s, ETA %.0fs\n", what_.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total_), unit_.c_str(),
+                 metric_.c_str(), value, rate, unit_.c_str(), eta);
   }
   std::fflush(out_);
 }

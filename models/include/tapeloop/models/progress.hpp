@@ -1,4 +1,4 @@
-// Progress of a long loop: a bar with step, loss, rate and ETA redrawn in place on a terminal,
+// Progress of a long loop: a bar (units done, a metric, rate, ETA) redrawn in place on a terminal,
 // plain log lines (every tenth of the work) otherwise.
 #pragma once
 
@@ -21,7 +21,7 @@ class Progress {
   void finish();
 
  private:
-  void draw(std::int64_t done, double loss, bool final);
+  void draw(std::int64_t done, double value, bool final);
 
   std::string what_, unit_, metric_;
   std::int64_t total_;
@@ -29,7 +29,7 @@ class Progress {
   bool terminal_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   std::int64_t next_log_ = 0, done_ = 0;
-  double loss_ = 0;
+  double value_ = 0;
   bool finished_ = false;
 };
 
