@@ -45,11 +45,21 @@ struct Sequence {
   bool may_skip(std::int64_t s) const { return s >= 2 && s % 2 == 1 && label(s) != label(s - 2); }
 };
 
+// log p(labels | frames) from the forward variables: the paths ending in the last label or
+// the blank after it.
+template <class T>
+T log_likelihood(const Sequence<T>& q, const T* alpha) {
+  if (q.frames == 0) return q.length == 0 ? T(0) : minus_inf<T>;
+  const std::int64_t L = q.states();
+  const T* last = alpha + (q.frames - 1) * L;
+  return L > 1 ? log_add(last[L - 1], last[L - 2]) : last[L - 1];
+}
+
 // alpha[t * L + s] for every frame; returns log p(labels | frames).
 template <class T>
 T forward_variables(const Sequence<T>& q, T* alpha) {
   const std::int64_t L = q.states();
-  if (q.frames == 0) return q.length == 0 ? T(0) : minus_inf<T>;
+  if (q.frames == 0) return log_likelihood(q, alpha);
   for (std::int64_t s = 0; s < L; ++s) alpha[s] = minus_inf<T>;
   alpha[0] = q.lp(0, q.blank);
   if (L > 1) alpha[1] = q.lp(0, q.label(1));
@@ -63,8 +73,7 @@ T forward_variables(const Sequence<T>& q, T* alpha) {
       cur[s] = a == minus_inf<T> ? a : a + q.lp(t, q.label(s));
     }
   }
-  const T* last = alpha + (q.frames - 1) * L;
-  return L > 1 ? log_add(last[L - 1], last[L - 2]) : last[L - 1];
+  return log_likelihood(q, alpha);
 }
 
 // Calls visit(t, k, d) for every frame t and class k with d = d(-log p)/d log_probs[t, k] != 0,
@@ -200,18 +209,12 @@ struct CtcRule {
     detail::parallel_run(batch, [&](std::int64_t b) {
       const Sequence<T> q = sequence(lp, b);
       const T* a = alpha + first_alpha[b];
-      const T log_p = forward_log_p(q, a);
+      // From the stored alphas: the output holds 0 for an impossible sequence with zero_infinity.
+      const T log_p = log_likelihood(q, a);
       if (std::isinf(log_p)) return;  // no alignment: no gradient (the loss is inf, or 0)
       for_each_gradient(q, a, log_p, beta + b * 2 * max_states, rows + b * classes, classes,
                         [&](std::int64_t t, std::int64_t k, T d) { visit(b, t, k, d); });
     });
-  }
-  // log p again from the stored alphas (the output may hold 0 for zero_infinity).
-  T forward_log_p(const Sequence<T>& q, const T* a) const {
-    if (q.frames == 0) return q.length == 0 ? T(0) : minus_inf<T>;
-    const std::int64_t L = q.states();
-    const T* last = a + (q.frames - 1) * L;
-    return L > 1 ? log_add(last[L - 1], last[L - 2]) : last[L - 1];
   }
 
   void backward(BackwardContext<T>& c) const {

@@ -38,7 +38,7 @@ Var<T> length_mask(Tape<T>& tape, std::span<const std::int64_t> lengths, std::in
 
 template <class T>
 void check_step_result(const char* who, const State<T>& previous, const StepResult<T>& next,
-                       StepShape<T>& expected, std::int64_t t, bool lengths, std::int64_t batch) {
+                       StepShape& expected, std::int64_t t, bool lengths, std::int64_t batch) {
   auto at = [&] { return std::string(who) + ": at step " + std::to_string(t) + " the cell "; };
   if (next.state.size() != previous.size()) {
     throw ShapeError(at() + "returned " + std::to_string(next.state.size()) +
@@ -72,12 +72,12 @@ void check_step_result(const char* who, const State<T>& previous, const StepResu
   }
 }
 
-#define TAPELOOP_INSTANTIATE(T)                                                            \
-  template void check_scan_arguments(const char*, const Var<T>&, const State<T>&,          \
-                                     const ScanOptions&);                                  \
-  template Var<T> length_mask(Tape<T>&, std::span<const std::int64_t>, std::int64_t, int); \
-  template void check_step_result(const char*, const State<T>&, const StepResult<T>&,      \
-                                  StepShape<T>&, std::int64_t, bool, std::int64_t);
+#define TAPELOOP_INSTANTIATE(T)                                                                   \
+  template void check_scan_arguments(const char*, const Var<T>&, const State<T>&,                 \
+                                     const ScanOptions&);                                         \
+  template Var<T> length_mask(Tape<T>&, std::span<const std::int64_t>, std::int64_t, int);        \
+  template void check_step_result(const char*, const State<T>&, const StepResult<T>&, StepShape&, \
+                                  std::int64_t, bool, std::int64_t);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)
 #undef TAPELOOP_INSTANTIATE

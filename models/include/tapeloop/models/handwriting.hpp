@@ -66,7 +66,6 @@ class HandwritingReader {
   Var<float> forward(Tape<float>& tape, const Var<float>& inputs,
                      std::span<const std::int64_t> input_lengths, Var<float>* hidden = nullptr);
   std::vector<Parameter<float>*> parameters();
-  LSTM<float>& lstm() { return lstm_; }
 
  private:
   LSTM<float> lstm_;

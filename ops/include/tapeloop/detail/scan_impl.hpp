@@ -20,7 +20,6 @@ Var<T> length_mask(Tape<T>& tape, std::span<const std::int64_t> lengths, std::in
 
 /// What every step's result must look like, learnt from the first step: the state's parts and
 /// shapes (those of the initial state) and whether there is a y_t, and its shape.
-template <class T>
 struct StepShape {
   bool known = false;
   bool has_y = false;
@@ -31,7 +30,7 @@ struct StepShape {
 /// the first step); with lengths, y_t must have the batch `batch` as axis 0.
 template <class T>
 void check_step_result(const char* who, const State<T>& previous, const StepResult<T>& next,
-                       StepShape<T>& expected, std::int64_t t, bool lengths, std::int64_t batch);
+                       StepShape& expected, std::int64_t t, bool lengths, std::int64_t batch);
 
 /// The time index of the k-th step taken.
 inline std::int64_t time_index(std::int64_t k, std::int64_t steps, bool reverse) {
@@ -42,7 +41,7 @@ inline std::int64_t time_index(std::int64_t k, std::int64_t steps, bool reverse)
 template <class T, class Cell>
 StepResult<T> scan_step(const char* who, Tape<T>& tape, Cell& cell, std::span<const Var<T>> weights,
                         const State<T>& state, const Var<T>& xs, std::int64_t t,
-                        const ScanOptions& options, StepShape<T>& expected) {
+                        const ScanOptions& options, StepShape& expected) {
   StepResult<T> next = cell(weights, state, select(xs, 0, t));
   check_step_result(who, state, next, expected, t, !options.lengths.empty(), xs.dim(1));
   if (options.lengths.empty()) return next;
@@ -68,7 +67,7 @@ template <class T, class Cell>
 State<T> run_segment(const char* who, Tape<T>& sub, Cell& cell, std::span<const Var<T>> weights,
                      const Var<T>& xs, State<T> state, std::int64_t first, std::int64_t count,
                      std::int64_t steps, const ScanOptions& options, Var<T>* ys,
-                     StepShape<T>& expected) {
+                     StepShape& expected) {
   for (std::int64_t j = 0; j < count; ++j) {
     const std::int64_t t = time_index(first + j, steps, options.reverse);
     StepResult<T> next = scan_step(who, sub, cell, weights, state, xs, t, options, expected);
@@ -137,7 +136,7 @@ struct SegmentRule {
     for (int i = 0; i < weight_count; ++i) w[i] = leaf(i);
     State<T> start;
     for (int i = weight_count + 1; i < c.inputs(); ++i) start.push_back(leaf(i));
-    StepShape<T> expected;
+    StepShape expected;
     const State<T> final_state = run_segment(
         name, sub, *cell, std::span<const Var<T>>(w, static_cast<std::size_t>(weight_count)),
         leaf(weight_count), start, first_step, step_count, steps, options(),
@@ -186,7 +185,7 @@ ScanResult<T> scan(Tape<T>& tape, Cell cell, const Var<T>& xs, const State<T>& s
   // The per-step outputs, indexed by time, in arena memory (no heap).
   Var<T>* outputs =
       options.collect_outputs ? arena_vars(tape, static_cast<std::size_t>(steps)) : nullptr;
-  detail::StepShape<T> expected;
+  detail::StepShape expected;
   State<T> state = state0;
   for (std::int64_t k = 0; k < steps; ++k) {
     if (options.truncate > 0 && k > 0 && k % options.truncate == 0) {
@@ -264,7 +263,7 @@ ScanResult<T> checkpointed_scan(Tape<T>& tape, Cell cell, const Var<T>& xs, cons
       for (std::size_t i = 0; i < weights.size(); ++i) w[i] = leaf(weights[i]);
       State<T> start;
       for (const Var<T>& part : state) start.push_back(leaf(part));
-      detail::StepShape<T> expected;
+      detail::StepShape expected;
       end = detail::run_segment(who, sub, *cell_copy, std::span<const Var<T>>(w, weights.size()),
                                 leaf(xs), start, first, count, steps, options, ys, expected);
       has_y = expected.has_y;
