@@ -1,5 +1,6 @@
-// GEMM at the LSTM shapes of BENCHMARKS.md: tapeloop's matmul (forward, and forward + backward)
-// against the same products as direct cblas_sgemm calls, OpenBLAS running its own threads.
+// GEMM at the LSTM shapes of docs/benchmarks/README.md: tapeloop's matmul (forward, and forward +
+// backward) against the same products as direct cblas_sgemm calls, OpenBLAS running its own
+// threads.
 #include <cblas.h>
 
 #include <string>

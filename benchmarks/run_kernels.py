@@ -162,7 +162,7 @@ def report(tl, pt, others, args):
                 L.append(f"| {op} | {dtype} | {n} | {fmt_ns(s)} | {fmt_ns(k)} | {s / k:.1f}x |")
     L.append("")
 
-    L += ["## GEMM at the LSTM shapes of BENCHMARKS.md (float)", "",
+    L += ["## GEMM at the LSTM shapes of docs/benchmarks/README.md (float)", "",
           "C[m,n] = A[m,k] B[k,n]: x.W is the input projection of all steps (m = B*T), h.U one "
           "step's recurrent product (m = B). `fwd` is the product, `fwdbwd` adds dA += dY B^T and "
           "dB += A^T dY. tapeloop = `matmul` recorded on a tape, then `backward(y, seed)`; cblas = "

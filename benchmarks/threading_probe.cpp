@@ -160,8 +160,8 @@ double after_gap(const std::function<void()>& f) {
 }
 
 void gemm_section(int rounds) {
-  // LSTM shapes of BENCHMARKS.md: the input projection of all steps [B*T, I] x [I, 4H], the
-  // recurrent product [B, H] x [H, 4H], and the backward products of the latter.
+  // LSTM shapes of docs/benchmarks/README.md: the input projection of all steps [B*T, I] x [I, 4H],
+  // the recurrent product [B, H] x [H, 4H], and the backward products of the latter.
   const std::vector<Gemm> gemms = {
       {"S x.W [100,16]x[16,128]", false, false, 100, 128, 16},
       {"S h.U [1,32]x[32,128]", false, false, 1, 128, 32},

@@ -1,5 +1,5 @@
-// RecurrentLinear: the same values and input gradients as linear at every step, the weight's
-// gradient summed over the steps, gradients checked, float, recording modes and errors.
+// RecurrentLinear: the values and gradients of linear at every step (the weight's summed over
+// the steps, on a packed weight from 4 rows), gradients checked, float, recording modes, errors.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -62,8 +62,11 @@ BOOST_AUTO_TEST_SUITE(test_recurrent_linear)
 BOOST_AUTO_TEST_CASE(gradcheck_through_an_unrolled_loop) {
   for (bool bias : {true, false}) {
     BOOST_TEST_CONTEXT("bias " << bias) {
-      TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& v) { return with_recurrent_linear(v); },
-                               inputs(3, 2, 3, bias, 10));
+      // 2 rows: the weight as stored; 5 rows: packed for the kernel (a tile of 5 rows).
+      for (std::int64_t rows : {2, 5}) {
+        TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& v) { return with_recurrent_linear(v); },
+                                 inputs(3, rows, 3, bias, 10));
+      }
     }
   }
   // One step, one row.
@@ -72,31 +75,33 @@ BOOST_AUTO_TEST_CASE(gradcheck_through_an_unrolled_loop) {
 }
 
 BOOST_AUTO_TEST_CASE(same_as_linear_at_every_step) {
-  // Values and the gradients of xs and h0 are the same numbers as with linear at every step;
-  // W's and b's are the same sums in another order (one GEMM over all steps).
-  const std::vector<Tensor<double>> in = inputs(7, 5, 6, true, 30);
-  auto run = [&](bool recurrent) {
-    Tape<double> tape;
-    std::vector<Var<double>> v;
-    for (const Tensor<double>& t : in) v.push_back(tape.input(t.ref(), true));
-    const Var<double> y = recurrent ? with_recurrent_linear(v) : with_linear(v);
-    const Tensor<double> seed = random_tensor(y.shape(), 31);
-    tape.backward(y, seed.ref());
-    std::vector<Tensor<double>> out = {y.to_tensor()};
-    for (const Var<double>& x : v)
-      out.push_back(Tensor<double>::from(TensorRef<const double>(x.grad())));
-    return out;
-  };
-  const auto a = run(true), b = run(false);
-  for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(identical(a[i].ref(), b[i].ref()), "tensor " << i);
-  for (std::size_t i = 3; i < a.size(); ++i) {
-    double scale = 0, worst = 0;
-    for (std::int64_t j = 0; j < a[i].numel(); ++j) {
-      scale = std::max(scale, std::abs(b[i][j]));
-      worst = std::max(worst, std::abs(a[i][j] - b[i][j]));
+  // The same sums as linear at every step, in another order: the steps' products on the
+  // packed weight (from 4 rows), W's and b's gradients as one GEMM over all steps.
+  for (std::int64_t rows : {2, 5, 11}) {
+    const std::vector<Tensor<double>> in = inputs(7, rows, 6, true, 30);
+    auto run = [&](bool recurrent) {
+      Tape<double> tape;
+      std::vector<Var<double>> v;
+      for (const Tensor<double>& t : in) v.push_back(tape.input(t.ref(), true));
+      const Var<double> y = recurrent ? with_recurrent_linear(v) : with_linear(v);
+      const Tensor<double> seed = random_tensor(y.shape(), 31);
+      tape.backward(y, seed.ref());
+      std::vector<Tensor<double>> out = {y.to_tensor()};
+      for (const Var<double>& x : v)
+        out.push_back(Tensor<double>::from(TensorRef<const double>(x.grad())));
+      return out;
+    };
+    const auto a = run(true), b = run(false);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      double scale = 0, worst = 0;
+      for (std::int64_t j = 0; j < a[i].numel(); ++j) {
+        scale = std::max(scale, std::abs(b[i][j]));
+        worst = std::max(worst, std::abs(a[i][j] - b[i][j]));
+      }
+      BOOST_TEST(scale > 0.0);
+      BOOST_TEST(worst <= 1e-14 * scale,
+                 "rows " << rows << ", tensor " << i << ": " << worst << " of " << scale);
     }
-    BOOST_TEST(scale > 0.0);
-    BOOST_TEST(worst <= 1e-14 * scale, "tensor " << i << ": " << worst << " of " << scale);
   }
 }
 
@@ -148,6 +153,24 @@ BOOST_AUTO_TEST_CASE(frozen_weight_or_no_recording_is_plain_linear) {
     auto guard = tape.no_grad();
     RecurrentLinear<double> p(w, Var<double>{}, 2, 1);
     BOOST_TEST(!p(h).requires_grad());
+  }
+  {
+    // Not recording, with rows enough for the packed weight: each step is a node of its own
+    // with linear's values (to rounding), and a call past `steps` still throws.
+    Tape<double> tape;
+    const Var<double> w = tape.input(in[2].ref()), b = tape.input(in[3].ref());
+    const Tensor<double> x = random_tensor({6, 4}, 61);
+    const Var<double> h = tape.input(x.ref());
+    auto guard = tape.no_grad();
+    RecurrentLinear<double> p(w, b, 6, 2);
+    const Var<double> y = p(h), want = linear(h, w, b);
+    BOOST_TEST(!y.requires_grad());
+    for (std::int64_t j = 0; j < want.numel(); ++j) {
+      BOOST_TEST(std::abs(y.value()[j] - want.value()[j]) <=
+                 1e-14 * std::abs(want.value()[j]) + 1e-15);
+    }
+    p(h);
+    BOOST_CHECK_THROW(p(h), ValueError);
   }
 }
 

@@ -273,8 +273,13 @@ RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<
     for (int d = 0; d < D; ++d) {
       const int k = layer * D + d;
       const Var<T>* w = weights.data() + static_cast<std::size_t>(k) * per;
+      // The fused RNN and LSTM steps add b_hh to the input projection, as oneDNN does: one
+      // bias row added per step instead of two, and no column sums of the steps' gradients
+      // for b_hh (it gets b_ih's). The GRU cannot: r scales h W_hn^T + b_hn.
+      const bool fold_bias = o.bias && o.fused && mode_ != RecurrentMode::gru;
       // All T steps of the input projection in one GEMM: [T,B,I_k] -> [T,B,G*H].
-      const Var<T> xw = o.bias ? linear(layer_input, w[0], w[2]) : linear(layer_input, w[0]);
+      const Var<T> xw = !o.bias ? linear(layer_input, w[0])
+                                : linear(layer_input, w[0], fold_bias ? w[2] + w[3] : w[2]);
       const Var<T> recurrent[2] = {w[1], o.bias ? w[3] : Var<T>{}};
       State<T> state0{select(h0, 0, k)};
       if (lstm) state0.push_back(select(c0, 0, k));
@@ -283,13 +288,13 @@ RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<
       so.lengths = lengths;
       so.truncate = o.truncate;
       so.collect_outputs = !top || o.collect_outputs;
-      const std::span<const Var<T>> wr(recurrent, o.bias ? 2 : 1);
+      const std::span<const Var<T>> wr(recurrent, o.bias && !fold_bias ? 2 : 1);
       ScanResult<T> r;
       if (o.checkpoint > 0) {
         r = checkpointed_scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, o.checkpoint,
                               so);
       } else if (o.fused) {
-        RecurrentLinear<T> product(recurrent[0], recurrent[1], batch, steps);
+        RecurrentLinear<T> product(wr[0], wr.size() > 1 ? wr[1] : Var<T>{}, batch, steps);
         r = scan(tape, SequenceStep<T>{mode_, o.fused, product}, xw, state0, wr, so);
       } else {
         r = scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, so);

@@ -10,6 +10,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/packed_gemm.hpp"
 #include "kernels/small_gemm.hpp"
 #include "tapeloop/threading.hpp"
 
@@ -115,6 +116,33 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
     } else {
       block(lo, hi, 0, n);
     }
+  });
+}
+
+// C[m,n] = A[m,k] op(B) + beta C with op(B) packed by kernels::pack_b: the product of an operand
+// used by many calls (the recurrent weight at every step), packed once instead of by the BLAS
+// on every call. Products of at least gemm_parallel_mnk are cut into column blocks of whole
+// panels, one per thread; the result is the same bits on any number of threads.
+template <class T>
+void gemm_packed(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const T* packed,
+                 T beta, T* c) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (beta == T(0)) std::fill(c, c + m * n, T(0));
+    return;
+  }
+  const std::int64_t width = kernels::packed_panel_width<T>();
+  const std::int64_t panels = (n + width - 1) / width;
+  const std::int64_t blocks =
+      m * n * k < gemm_parallel_mnk ? 1 : std::min<std::int64_t>(num_threads(), panels);
+  if (blocks == 1) {
+    kernels::packed_gemm(m, n, k, a, packed, beta, c, 0, n);
+    return;
+  }
+  const std::int64_t per_block = (panels + blocks - 1) / blocks * width;
+  parallel_run(blocks, [&](std::int64_t i) {
+    const std::int64_t lo = i * per_block;
+    if (lo < n) kernels::packed_gemm(m, n, k, a, packed, beta, c, lo, std::min(n, lo + per_block));
   });
 }
 

@@ -54,14 +54,16 @@ struct SharedRule {
   }
 };
 
-// One step, recorded into its rows of the shared node: inputs (x, W[, b]). Its backward gives
-// only dx += g W (needed at once by the step before); W and b get theirs from the shared node.
+// One step: inputs (x, W[, b]). Recorded into its rows of the shared node when the weight's
+// gradient is wanted, then its backward gives only dx += g W (needed at once by the step
+// before) and W and b get theirs from the shared node; otherwise recorded as a node of its own.
 template <class T>
 struct StepRule {
   static constexpr const char* name = "recurrent_linear";
   Shape expected;  // [rows, I]
   Shape weight;
-  T* x_copy;  // where this step's input is kept, for the shared node's dW
+  T* x_copy;  // where this step's input is kept for the shared node's dW (null: not kept)
+  detail::PackedRecurrentWeight<T> packed;
 
   Shape check(InputShapes s) const {
     if (s[0] != expected) {
@@ -77,22 +79,52 @@ struct StepRule {
       const T* b = c.in(2);
       for (std::int64_t r = 0; r < rows; ++r) std::copy(b, b + out, y + r * out);
     }
-    detail::gemm<T>(false, true, rows, out, in, c.in(0), c.in(1), c.inputs() == 3 ? T(1) : T(0), y);
-    std::copy(c.in(0), c.in(0) + rows * in, x_copy);
+    product(rows, out, in, c.in(0), c.in(1), packed.forward, c.inputs() == 3 ? T(1) : T(0), y,
+            true);
+    if (x_copy) std::copy(c.in(0), c.in(0) + rows * in, x_copy);
   }
   void backward(BackwardContext<T>& c) const {
     if (T* gx = c.grad(0)) {  // dx += g W: [rows, O] x [O, I]
-      detail::gemm<T>(false, false, expected[0], expected[1], weight[0], c.grad_out(), c.in(1),
-                      T(1), gx);
+      const std::int64_t rows = expected[0], in = expected[1], out = weight[0];
+      if (packed.backward && !*packed.backward_ready) {
+        kernels::pack_b(false, in, out, c.in(1), packed.backward);
+        *packed.backward_ready = true;
+      }
+      product(rows, in, out, c.grad_out(), c.in(1), packed.backward, T(1), gx, false);
     }
   }
   void tangent(TangentContext<T>& c) const {
     if (const T* tx = c.tangent(0)) {  // dy += dx W^T
-      detail::gemm<T>(false, true, expected[0], weight[0], expected[1], tx, c.in(1), T(1),
-                      c.tangent_out());
+      product(expected[0], weight[0], expected[1], tx, c.in(1), packed.forward, T(1),
+              c.tangent_out(), true);
+    }
+  }
+
+  // C[m,n] = A op(W) + beta C, op(W) = W^T when trans_w: on the packed weight when there is
+  // one, else on W as stored.
+  static void product(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const T* w,
+                      const T* packed_w, T beta, T* c, bool trans_w) {
+    if (packed_w) {
+      detail::gemm_packed<T>(m, n, k, a, packed_w, beta, c);
+    } else {
+      detail::gemm<T>(false, trans_w, m, n, k, a, w, beta, c);
     }
   }
 };
+
+// Whether the steps run on a packed weight: from 4 rows, where the kernel's row tiles keep both
+// FMA units busy; a product with fewer rows is a few dot products the small kernel does in
+// place (docs/kernels.md).
+inline bool packs_weight(std::int64_t rows) {
+  return rows >= 4;
+}
+
+// 64-byte aligned room for `count` elements in the tape's arena.
+template <class T>
+T* aligned_scratch(Tape<T>& tape, std::int64_t count) {
+  return static_cast<T*>(detail::TapeInternals<T>::arena(tape).allocate(
+      sizeof(T) * static_cast<std::size_t>(count), 64));
+}
 
 }  // namespace
 
@@ -112,8 +144,19 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
                                                     bias.empty() ? nullptr : &bs);
   in_ = d.in;
   out_ = d.out;
+  if (packs_weight(rows)) {
+    T* forward = aligned_scratch(tape, kernels::packed_size<T>(out_, in_));
+    kernels::pack_b(true, out_, in_, weight.value().data, forward);
+    packed_.forward = forward;
+  }
   const bool grad_w = weight.requires_grad(), grad_b = !bias.empty() && bias.requires_grad();
   batched_ = tape.grad_enabled() && (grad_w || grad_b);
+  if (!tape.grad_enabled()) return;
+  if (packed_.forward) {  // packed when the sweep first needs it
+    packed_.backward = aligned_scratch(tape, kernels::packed_size<T>(in_, out_));
+    packed_.backward_ready = record_scratch<bool>(tape, 1);
+    *packed_.backward_ready = false;
+  }
   if (!batched_) return;
 
   inputs_ = record_scratch<T>(tape, steps * rows * in_);
@@ -125,13 +168,18 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
 
 template <class T>
 Var<T> RecurrentLinear<T>::operator()(const Var<T>& x) {
-  if (!batched_) return bias_.empty() ? linear(x, weight_) : linear(x, weight_, bias_);
   if (calls_ == steps_) {
     throw ValueError(std::string(op) + ": more than the " + std::to_string(steps_) +
                      " steps it was made for");
   }
+  if (!batched_) {
+    ++calls_;
+    if (!packed_.forward) return bias_.empty() ? linear(x, weight_) : linear(x, weight_, bias_);
+    const StepRule<T> step{Shape{rows_, in_}, weight_.shape(), nullptr, packed_};
+    return bias_.empty() ? record(step, x, weight_) : record(step, x, weight_, bias_);
+  }
   const std::int64_t first = calls_ * rows_;  // this step's first row
-  const StepRule<T> step{Shape{rows_, in_}, weight_.shape(), inputs_ + first * in_};
+  const StepRule<T> step{Shape{rows_, in_}, weight_.shape(), inputs_ + first * in_, packed_};
   Var<T> y = bias_.empty() ? record_into(outputs_, first * out_, step, x, weight_)
                            : record_into(outputs_, first * out_, step, x, weight_, bias_);
   ++calls_;

@@ -75,7 +75,8 @@ struct RecurrentResult {
 /// with I_0 = input_size and I_k = D*H above, all U(±1/sqrt(H)) drawn from `rng` in that
 /// order — so a state dict moves between the two by name. Each layer and direction projects
 /// its whole input with one GEMM (linear(xs, W_ih, b_ih) -> [T,B,G*H]); scan then unrolls
-/// one step per time index: linear(h, W_hh, b_hh) and the gate operator.
+/// one step per time index: h W_hh^T + b_hh and the gate operator. The fused RNN and LSTM
+/// steps add b_ih + b_hh in the projection instead (the same sum, rounded in another order).
 template <class T = float>
 class RecurrentLayer : public Module<T> {
  public:

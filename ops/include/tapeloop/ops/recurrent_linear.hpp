@@ -7,6 +7,19 @@
 #include "tapeloop/var.hpp"
 
 namespace tapeloop {
+namespace detail {
+
+// The weight packed for the GEMM kernel once per loop, in the tape's arena: W^T as the right
+// operand of every step's forward product, and W as that of dx = g W, packed by the first step
+// whose backward needs it (the last one: the sweep runs backwards). Null below 4 rows.
+template <class T>
+struct PackedRecurrentWeight {
+  const T* forward = nullptr;
+  T* backward = nullptr;
+  bool* backward_ready = nullptr;
+};
+
+}  // namespace detail
 
 /// The recurrent product of an unrolled loop, y_t = h_t W^T + b for t = 0, 1, ..., with the
 /// same weight [O, I] and bias [O] (which may be an empty Var) at every step.
@@ -19,8 +32,9 @@ namespace tapeloop {
 /// dh_t += g_t W (needed at once by the step before). When the reverse sweep has passed every
 /// step it reaches the shared node, which adds the whole sum into the weight's gradient as
 /// one GEMM over all steps' rows, and the bias's as one column sum — the layout oneDNN's RNN
-/// primitives use. Values and the gradients of h are the same numbers `linear` gives; the
-/// weight's and bias's gradients are the same sums in another order (equal to rounding).
+/// primitives use. With 4 rows or more, W is packed for the GEMM kernel once, when the object
+/// is made, instead of by the BLAS at every step (docs/kernels.md). Values and gradients are
+/// the sums `linear` forms, in another order (equal to rounding).
 ///
 /// The contract, checked: made before the loop with room for `steps` calls on inputs
 /// [rows, I]; each call records its step into its rows of the shared node (record_into), after
@@ -28,11 +42,11 @@ namespace tapeloop {
 /// whatever else is recorded in between. Fewer calls than `steps` are fine (the weight's
 /// gradient covers the rows written); one more throws ValueError. Recording, checks and memory
 /// are the tape's (no heap). When no gradient can reach W or b (recording off, or neither
-/// requires one) each call is plain `linear`. It needs the whole sweep on the tape it was made
-/// on: checkpointed_scan, which records segments again in backward on another tape, uses
-/// `linear`. The object may be discarded after the loop; the recording keeps what backward
-/// needs. Tangents (Tape::jvp): the shared node adds X dW^T + db for every row written, each
-/// step its dx W^T.
+/// requires one) each call is a node of its own, still on the packed weight. It needs the whole
+/// sweep on the tape it was made on: checkpointed_scan, which records segments again in backward on
+/// another tape, uses `linear`. The object may be discarded after the loop; the recording keeps
+/// what backward needs. Tangents (Tape::jvp): the shared node adds X dW^T + db for every row
+/// written, each step its dx W^T.
 template <class T>
 class RecurrentLinear {
  public:
@@ -55,6 +69,7 @@ class RecurrentLinear {
   std::int64_t rows_, steps_, in_, out_;
   std::int64_t calls_ = 0;
   bool batched_ = false;
+  detail::PackedRecurrentWeight<T> packed_;
 };
 
 }  // namespace tapeloop

@@ -1,0 +1,220 @@
+// What recurrent_bench and onednn_rnn share: the configurations, the command line, the data
+// (so both build the same layer from the same seed), the timing loop and the JSON result line.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tapeloop/models/recurrent.hpp"
+#include "tapeloop/random.hpp"
+#include "tapeloop/tensor.hpp"
+
+namespace tapeloop::bench {
+
+/// A command line that does not parse; main prints it with the usage text and exits with 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The configurations of docs/benchmarks/README.md, also in pytorch_rnn.py.
+struct Config {
+  const char* name;
+  std::int64_t batch, steps, input, hidden;
+};
+
+inline constexpr Config configs[] = {
+    {"S", 1, 100, 16, 32}, {"M", 32, 50, 128, 256}, {"L", 64, 100, 512, 512}};
+
+enum class Task { train, inference, optimizer };
+
+struct Options {
+  models::RecurrentMode mode = models::RecurrentMode::lstm;
+  Task task = Task::train;
+  bool fused = true;
+  int threads = 1;
+  int repeats = 20;
+  /// Per-sequence lengths drawn uniform in [T/2, T] (see sequence_lengths) instead of all T.
+  bool uniform_lengths = false;
+  bool build_info = false;
+  /// recurrent_bench --dump FILE: write one training step's data and results, then stop.
+  std::string dump;
+  std::vector<const Config*> chosen;
+};
+
+inline const char* mode_name(models::RecurrentMode m) {
+  switch (m) {
+    case models::RecurrentMode::lstm:
+      return "lstm";
+    case models::RecurrentMode::gru:
+      return "gru";
+    default:
+      return "rnn";
+  }
+}
+
+inline const char* task_name(Task t) {
+  return t == Task::train ? "train" : t == Task::inference ? "inference" : "optimizer";
+}
+
+/// Parses the shared command line. `with_cell` and `with_dump` say whether this program takes
+/// --cell and --dump. Throws UsageError.
+inline Options parse_options(int argc, char** argv, bool with_cell, bool with_dump) {
+  Options o;
+  auto value = [&](int& i) -> std::string_view {
+    if (i + 1 >= argc) throw UsageError(std::string(argv[i]) + " needs a value");
+    return argv[++i];
+  };
+  auto count = [&](int& i, int low) {
+    const char* flag = argv[i];
+    const std::string text(value(i));
+    char* end = nullptr;
+    const long n = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || n < low || n > 100000) {
+      throw UsageError(std::string(flag) + " " + text +
+                       ": expected a whole number >= " + std::to_string(low));
+    }
+    return static_cast<int>(n);
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--mode") {
+      const std::string_view v = value(i);
+      if (v == "lstm")
+        o.mode = models::RecurrentMode::lstm;
+      else if (v == "gru")
+        o.mode = models::RecurrentMode::gru;
+      else if (v == "rnn")
+        o.mode = models::RecurrentMode::rnn_tanh;
+      else
+        throw UsageError("--mode " + std::string(v) + ": expected lstm, gru or rnn");
+    } else if (arg == "--task") {
+      const std::string_view v = value(i);
+      if (v == "train")
+        o.task = Task::train;
+      else if (v == "inference")
+        o.task = Task::inference;
+      else if (v == "optimizer")
+        o.task = Task::optimizer;
+      else
+        throw UsageError("--task " + std::string(v) + ": expected train, inference or optimizer");
+    } else if (arg == "--cell" && with_cell) {
+      const std::string_view v = value(i);
+      if (v != "fused" && v != "generic") {
+        throw UsageError("--cell " + std::string(v) + ": expected fused or generic");
+      }
+      o.fused = v == "fused";
+    } else if (arg == "--lengths") {
+      const std::string_view v = value(i);
+      if (v != "full" && v != "uniform") {
+        throw UsageError("--lengths " + std::string(v) + ": expected full or uniform");
+      }
+      o.uniform_lengths = v == "uniform";
+    } else if (arg == "--threads") {
+      o.threads = count(i, 1);
+    } else if (arg == "--repeats") {
+      o.repeats = count(i, 1);
+    } else if (arg == "--build-info") {
+      o.build_info = true;
+    } else if (arg == "--dump" && with_dump) {
+      o.dump = value(i);
+    } else {
+      const Config* found = nullptr;
+      for (const Config& c : configs) {
+        if (arg == c.name) found = &c;
+      }
+      if (!found) throw UsageError("unknown argument '" + std::string(arg) + "'");
+      o.chosen.push_back(found);
+    }
+  }
+  if (o.chosen.empty() && !o.build_info) throw UsageError("no configuration (S, M or L) given");
+  if (!o.dump.empty() && o.chosen.size() != 1) {
+    throw UsageError("--dump writes one configuration: give exactly one of S, M, L");
+  }
+  return o;
+}
+
+/// The layer and data of one benchmark, all drawn from Generator(0) in this order: the layer's
+/// weights (PyTorch's order and initialization), then x [T,B,I] ~ N(0,1), then the target
+/// [T,B,H] ~ N(0,1). onednn_rnn builds the same to check its results against tapeloop's.
+struct Problem {
+  models::RecurrentLayer<float> layer;
+  Tensor<float> x;
+  Tensor<float> target;
+};
+
+inline Problem make_problem(models::RecurrentMode mode, const Config& c, bool fused) {
+  Generator rng(0);
+  models::RecurrentOptions options;
+  options.input_size = c.input;
+  options.hidden_size = c.hidden;
+  options.fused = fused;
+  // Braced initialization evaluates left to right: weights, then x, then target.
+  return Problem{models::RecurrentLayer<float>(mode, options, rng),
+                 Tensor<float>::normal({c.steps, c.batch, c.input}, 0.0f, 1.0f, rng),
+                 Tensor<float>::normal({c.steps, c.batch, c.hidden}, 0.0f, 1.0f, rng)};
+}
+
+/// --lengths uniform: one length per sequence, uniform in [T/2, T], from Generator(1) (its own
+/// seed, so the weights and data stay those of Generator(0)). pytorch_rnn.py draws the same.
+/// Empty with --lengths full.
+inline std::vector<std::int64_t> sequence_lengths(const Config& c, bool uniform) {
+  std::vector<std::int64_t> lengths;
+  if (!uniform) return lengths;
+  Generator rng(1);
+  const std::int64_t low = c.steps / 2;
+  for (std::int64_t b = 0; b < c.batch; ++b) {
+    lengths.push_back(
+        low + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(c.steps - low + 1))));
+  }
+  return lengths;
+}
+
+/// Runs `step` 3 times to warm up (arenas, caches, thread pools reach their steady state), then
+/// `repeats` times timed; returns the times in milliseconds.
+template <class Step>
+std::vector<double> time_steps(int repeats, Step&& step) {
+  for (int i = 0; i < 3; ++i) step();
+  std::vector<double> times;
+  times.reserve(static_cast<std::size_t>(repeats));
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    step();
+    times.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
+  }
+  return times;
+}
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+/// The result line: {"mode", "task", "cell", "config", "threads", "lengths", "median_ms",
+/// "times_ms"}, the same keys pytorch_rnn.py prints (plus its "torch_version").
+inline void print_result(const Options& o, const char* cell, const Config& c,
+                         const std::vector<double>& times) {
+  std::string list;
+  char buffer[32];
+  for (double t : times) {
+    std::snprintf(buffer, sizeof buffer, "%.4f", t);
+    list += (list.empty() ? "" : ", ") + std::string(buffer);
+  }
+  std::printf(
+      "{\"mode\": \"%s\", \"task\": \"%s\", \"cell\": \"%s\", \"config\": \"%s\", "
+      "\"threads\": %d, \"lengths\": \"%s\", \"median_ms\": %.4f, \"times_ms\": [%s]}\n",
+      mode_name(o.mode), task_name(o.task), cell, c.name, o.threads,
+      o.uniform_lengths ? "uniform" : "full", median(times), list.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace tapeloop::bench
