@@ -8,59 +8,33 @@
 #include "gemm.hpp"
 #include "kernels/simd.hpp"
 #include "support/check.hpp"
+#include "support/gemm_reference.hpp"
 #include "tapeloop/threading.hpp"
 
 using namespace tapeloop;
+using tapeloop::testing::GuardedMatrix;
+using tapeloop::testing::random_values;
+using tapeloop::testing::wrong_elements;
 
 namespace {
 
-template <class T>
-std::vector<T> random_values(std::int64_t count, std::uint64_t seed) {
-  Generator rng(seed);
-  std::vector<T> v(static_cast<std::size_t>(count));
-  for (T& e : v) e = static_cast<T>(rng.uniform(-1.0, 1.0));
-  return v;
-}
-
 // C = op(A) op(B) + beta C through kernels::small_gemm on the whole matrix, checked against a
-// long double reference element by element, with guard elements around C that must stay as
-// they were (a masked tail must not write past a row).
+// long double reference element by element, with guard elements around C.
 template <class T>
 int check_small_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T beta) {
   const std::vector<T> a = random_values<T>(m * k, static_cast<std::uint64_t>(m * 1000 + k));
   const std::vector<T> b = random_values<T>(k * n, static_cast<std::uint64_t>(n * 1000 + k + 7));
-  constexpr std::int64_t guard = 17;
-  const T sentinel = T(12345);
-  std::vector<T> c = random_values<T>(m * n + 2 * guard, static_cast<std::uint64_t>(m + n + k));
-  for (std::int64_t g = 0; g < guard; ++g) {
-    c[static_cast<std::size_t>(g)] = sentinel;
-    c[static_cast<std::size_t>(guard + m * n + g)] = sentinel;
-  }
-  const std::vector<T> c0 = c;
-  T* pc = c.data() + guard;
-  kernels::small_gemm<T>(ta, tb, m, n, k, a.data(), b.data(), beta, pc, 0, m, 0, n);
-  int bad = 0;
-  for (std::int64_t g = 0; g < guard; ++g) {
-    if (c[static_cast<std::size_t>(g)] != sentinel ||
-        c[static_cast<std::size_t>(guard + m * n + g)] != sentinel)
-      ++bad;
-  }
-  const double eps = std::numeric_limits<T>::epsilon();
-  for (std::int64_t i = 0; i < m; ++i) {
-    for (std::int64_t j = 0; j < n; ++j) {
-      long double want = beta == T(0) ? 0.0L : c0[static_cast<std::size_t>(guard + i * n + j)];
-      long double magnitude = std::fabs(want);
-      for (std::int64_t p = 0; p < k; ++p) {
-        const long double x = a[static_cast<std::size_t>(ta ? p * m + i : i * k + p)];
-        const long double y = b[static_cast<std::size_t>(tb ? j * k + p : p * n + j)];
-        want += x * y;
-        magnitude += std::fabs(x * y);
-      }
-      const T got = pc[i * n + j];
-      // A sum of k products, each rounded once by FMA, in any order: |error| <= k eps sum|x y|.
-      if (std::fabs(got - want) > static_cast<double>(k + 1) * eps * magnitude) ++bad;
-    }
-  }
+  GuardedMatrix<T> c(m, n, static_cast<std::uint64_t>(m + n + k));
+  kernels::small_gemm<T>(ta, tb, m, n, k, a.data(), b.data(), beta, c.data(), 0, m, 0, n);
+  const int bad =
+      c.guards_touched() + wrong_elements(
+                               c, m, n, k, beta,
+                               [&](std::int64_t i, std::int64_t p) {
+                                 return a[static_cast<std::size_t>(ta ? p * m + i : i * k + p)];
+                               },
+                               [&](std::int64_t p, std::int64_t j) {
+                                 return b[static_cast<std::size_t>(tb ? j * k + p : p * n + j)];
+                               });
   if (bad) {
     BOOST_ERROR("small_gemm ta=" << ta << " tb=" << tb << " m=" << m << " n=" << n << " k=" << k
                                  << " beta=" << beta << ": " << bad << " wrong elements");

@@ -68,30 +68,13 @@ inline int rows_of_next_tile(std::int64_t left) {
 template <class T>
 void rows_against_panel(std::int64_t m, const T* a, std::int64_t lda, const T* panel,
                         std::int64_t depth, T beta, T* c, std::int64_t ldc, std::int64_t cols) {
+  using Tile =
+      void (*)(const T*, std::int64_t, const T*, std::int64_t, T, T*, std::int64_t, std::int64_t);
+  static constexpr Tile tiles[] = {nullptr,    tile<T, 1>, tile<T, 2>, tile<T, 3>,
+                                   tile<T, 4>, tile<T, 5>, tile<T, 6>};
   for (std::int64_t i = 0; i < m;) {
     const int mr = rows_of_next_tile(m - i);
-    const T* ai = a + i * lda;
-    T* ci = c + i * ldc;
-    switch (mr) {
-      case 6:
-        tile<T, 6>(ai, lda, panel, depth, beta, ci, ldc, cols);
-        break;
-      case 5:
-        tile<T, 5>(ai, lda, panel, depth, beta, ci, ldc, cols);
-        break;
-      case 4:
-        tile<T, 4>(ai, lda, panel, depth, beta, ci, ldc, cols);
-        break;
-      case 3:
-        tile<T, 3>(ai, lda, panel, depth, beta, ci, ldc, cols);
-        break;
-      case 2:
-        tile<T, 2>(ai, lda, panel, depth, beta, ci, ldc, cols);
-        break;
-      default:
-        tile<T, 1>(ai, lda, panel, depth, beta, ci, ldc, cols);
-        break;
-    }
+    tiles[mr](a + i * lda, lda, panel, depth, beta, c + i * ldc, ldc, cols);
     i += mr;
   }
 }
