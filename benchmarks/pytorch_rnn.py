@@ -7,7 +7,7 @@ Usage: /usr/bin/python3 benchmarks/pytorch_rnn.py --mode lstm|gru|rnn
        /usr/bin/python3 benchmarks/pytorch_rnn.py --check FILE [--cell fused|generic]
 
 Prints one JSON object per configuration with recurrent_bench's keys plus "torch_version":
-{"mode", "task", "cell", "config", "threads", "lengths", "median_ms", "times_ms",
+{"mode", "task", "cell", "config", "threads", "lengths", "median_ms", "times_ms", "peak_mib",
 "torch_version"}. Runs on Debian's python3-torch 1.13 and on newer releases.
 
 - train (docs/benchmarks/README.md): forward over the whole sequence, MSE of all outputs against a
@@ -161,15 +161,43 @@ def train_step(module, mode, cell, x, target, lengths):
     return out, loss
 
 
+def resident_mib(field):
+    """VmRSS (now) or VmHWM (the peak) of this process in MiB, or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_resident():
+    """Makes VmHWM the current VmRSS (Linux's clear_refs "5"); False where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def time_steps(repeats, step):
-    for _ in range(3):  # warm-up, as recurrent_bench
+    """The timed steps' times in ms, after 3 warm-up steps as recurrent_bench, and the peak
+    resident memory the steps added to what the process held before them (MiB, or None)."""
+    baseline = resident_mib("VmRSS")
+    reset = reset_peak_resident()
+    for _ in range(3):
         step()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         step()
         times.append((time.perf_counter() - start) * 1e3)
-    return times
+    peak = resident_mib("VmHWM")
+    added = peak - baseline if reset and peak is not None and baseline is not None else None
+    return times, added
 
 
 def measure(args, config):
@@ -184,20 +212,20 @@ def measure(args, config):
         lengths = torch.tensor(sequence_lengths(batch, steps), dtype=torch.int64)
 
     if args.task == "train":
-        times = time_steps(args.repeats,
+        times, peak = time_steps(args.repeats,
                            lambda: train_step(module, args.mode, args.cell, x, target, lengths))
     elif args.task == "inference":
         def infer():
             with torch.inference_mode():
                 forward(module, args.mode, args.cell, x, lengths)
-        times = time_steps(args.repeats, infer)
+        times, peak = time_steps(args.repeats, infer)
     else:
         train_step(module, args.mode, args.cell, x, target, lengths)
         adam = torch.optim.Adam(module.parameters())
-        times = time_steps(args.repeats, adam.step)
+        times, peak = time_steps(args.repeats, adam.step)
     return {"mode": args.mode, "task": args.task, "cell": args.cell, "config": config,
             "threads": args.threads, "lengths": args.lengths,
-            "median_ms": statistics.median(times), "times_ms": times,
+            "median_ms": statistics.median(times), "times_ms": times, "peak_mib": peak,
             "torch_version": torch.__version__}
 
 

@@ -5,7 +5,8 @@
 //                        --cell fused|generic --threads N --repeats R [--lengths full|uniform]
 //                        [--build-info] [--dump FILE] CONFIG...
 // Prints one JSON object per configuration: {"mode", "task", "cell", "config", "threads",
-// "lengths", "median_ms", "times_ms"}; --build-info first prints {"kernel_isa", "blas"}.
+// "lengths", "median_ms", "times_ms", "peak_mib"} (peak_mib: the resident memory the steps
+// added, recurrent_common.hpp); --build-info first prints {"kernel_isa", "blas"}.
 //
 // - train: forward over the whole sequence, MSE of all outputs against a fixed random target,
 //   backward to every parameter and to the input (docs/benchmarks/README.md). No optimizer step.
@@ -115,7 +116,7 @@ void measure(const Options& o, const Config& c) {
   Problem p = make_problem(o.mode, c, o.fused);
   const std::vector<std::int64_t> lengths = sequence_lengths(c, o.uniform_lengths);
   Tape<float> tape;
-  std::vector<double> times;
+  Timing times;
   switch (o.task) {
     case Task::train:
       times = time_steps(o.repeats, [&] { train_step(p, tape, lengths); });

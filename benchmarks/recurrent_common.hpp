@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -177,21 +178,57 @@ inline std::vector<std::int64_t> sequence_lengths(const Config& c, bool uniform)
   return lengths;
 }
 
-/// Runs `step` 3 times to warm up (arenas, caches, thread pools reach their steady state), then
-/// `repeats` times timed; returns the times in milliseconds.
-template <class Step>
-std::vector<double> time_steps(int repeats, Step&& step) {
-  for (int i = 0; i < 3; ++i) step();
+/// Resident memory of this process from /proc/self/status: "VmRSS" (now) or "VmHWM" (the
+/// peak), in MiB; negative when it cannot be read.
+inline double resident_mib(const char* field) {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1.0;
+  char line[256];
+  double kib = -1.0;
+  const std::size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') kib = std::atof(line + n + 1);
+  }
+  std::fclose(f);
+  return kib < 0 ? -1.0 : kib / 1024.0;
+}
+
+/// Makes VmHWM the current VmRSS (Linux's clear_refs "5"); false where that is not allowed.
+inline bool reset_peak_resident() {
+  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
+/// The times of the timed steps in milliseconds, and the peak resident memory the steps added
+/// to what the process held before them (MiB; negative when it could not be measured): the
+/// activations, gradients and workspaces of a step, as the peers measure theirs.
+struct Timing {
   std::vector<double> times;
-  times.reserve(static_cast<std::size_t>(repeats));
+  double peak_mib = -1.0;
+};
+
+/// Runs `step` 3 times to warm up (arenas, caches, thread pools reach their steady state), then
+/// `repeats` times timed. The peak memory counts from `baseline` (MiB resident), by default
+/// what the process holds when called; a program that sets up its buffers before (onednn_rnn)
+/// passes what it held before that.
+template <class Step>
+Timing time_steps(int repeats, Step&& step, double baseline = resident_mib("VmRSS")) {
+  Timing timing;
+  const bool peak_reset = reset_peak_resident();
+  for (int i = 0; i < 3; ++i) step();
+  timing.times.reserve(static_cast<std::size_t>(repeats));
   for (int i = 0; i < repeats; ++i) {
     const auto start = std::chrono::steady_clock::now();
     step();
-    times.push_back(
+    timing.times.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
             .count());
   }
-  return times;
+  const double peak = resident_mib("VmHWM");
+  if (peak_reset && baseline >= 0 && peak >= 0) timing.peak_mib = peak - baseline;
+  return timing;
 }
 
 inline double median(std::vector<double> v) {
@@ -200,20 +237,23 @@ inline double median(std::vector<double> v) {
 }
 
 /// The result line: {"mode", "task", "cell", "config", "threads", "lengths", "median_ms",
-/// "times_ms"}, the same keys pytorch_rnn.py prints (plus its "torch_version").
-inline void print_result(const Options& o, const char* cell, const Config& c,
-                         const std::vector<double>& times) {
+/// "times_ms", "peak_mib"}, the same keys pytorch_rnn.py prints (plus its "torch_version");
+/// peak_mib is null where it could not be measured.
+inline void print_result(const Options& o, const char* cell, const Config& c, const Timing& t) {
   std::string list;
   char buffer[32];
-  for (double t : times) {
-    std::snprintf(buffer, sizeof buffer, "%.4f", t);
+  for (double ms : t.times) {
+    std::snprintf(buffer, sizeof buffer, "%.4f", ms);
     list += (list.empty() ? "" : ", ") + std::string(buffer);
   }
+  char peak[32] = "null";
+  if (t.peak_mib >= 0) std::snprintf(peak, sizeof peak, "%.1f", t.peak_mib);
   std::printf(
       "{\"mode\": \"%s\", \"task\": \"%s\", \"cell\": \"%s\", \"config\": \"%s\", "
-      "\"threads\": %d, \"lengths\": \"%s\", \"median_ms\": %.4f, \"times_ms\": [%s]}\n",
+      "\"threads\": %d, \"lengths\": \"%s\", \"median_ms\": %.4f, \"times_ms\": [%s], "
+      "\"peak_mib\": %s}\n",
       mode_name(o.mode), task_name(o.task), cell, c.name, o.threads,
-      o.uniform_lengths ? "uniform" : "full", median(times), list.c_str());
+      o.uniform_lengths ? "uniform" : "full", median(t.times), list.c_str(), peak);
   std::fflush(stdout);
 }
 

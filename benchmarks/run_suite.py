@@ -226,6 +226,10 @@ def fmt_ms(m):
     return "%.*f%s" % (digits, v, spread)
 
 
+def fmt_mib(v):
+    return "-" if v is None else "%.1f" % v
+
+
 def ratio(a, b):
     if a is None or b is None:
         return None
@@ -359,6 +363,30 @@ def write_report(out_dir, results, info, plan, torch_ok, failures, command, elap
         bar_chart(os.path.join(chart_dir, svg), "%s training step: time ratios (config/threads)"
                   % mode.upper(), groups, list(chart), chart, "ratio", line=1.0)
         w("![%s training ratios](suite/%s)" % (mode, svg))
+        w("")
+        w("### Peak memory of a training step")
+        w("")
+        w("Resident memory the training steps added to what each process held before them "
+          "(MiB; VmHWM after the steps minus VmRSS before, 1 thread): activations, gradients, "
+          "workspaces. Target: tapeloop ≤ PyTorch.")
+        w("")
+        header = ["config", "tapeloop MiB", "oneDNN MiB"] + ["%s MiB" % n for n in torch_names]
+        if torch_names:
+            header.append("tapeloop / %s (target ≤ 1.0)" % torch_names[0])
+        w("| " + " | ".join(header) + " |")
+        w("|" + " --- |" * len(header))
+        for config in plan["configs"][mode]:
+            def peak_of(system, cell="fused"):
+                values = [r.get("peak_mib") for r in runs.get((system, mode, "train", cell, config,
+                                                                1, "full"), [])]
+                values = [v for v in values if v is not None]
+                return statistics.median(values) if values else None
+            row = [config, fmt_mib(peak_of("tapeloop")), fmt_mib(peak_of("onednn"))]
+            row += [fmt_mib(peak_of(n)) for n in torch_names]
+            if torch_names:
+                t, p = peak_of("tapeloop"), peak_of(torch_names[0])
+                row.append(fmt_ratio(t / p, 1.0) if t is not None and p else "-")
+            w("| " + " | ".join(row) + " |")
         w("")
         w("### Inference (forward only) and the optimizer step")
         w("")
