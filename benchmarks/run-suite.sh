@@ -23,8 +23,9 @@ while [ $# -gt 0 ]; do
 done
 
 bash scripts/install-deps.sh
-# The peers and the report's charts: oneDNN's RNN primitives, Debian's PyTorch, matplotlib.
-EXTRA=(libdnnl-dev python3-torch python3-matplotlib)
+# The peers and the report's charts: oneDNN's RNN primitives, Debian's PyTorch, matplotlib, and
+# venv for the newest PyTorch.
+EXTRA=(libdnnl-dev python3-torch python3-matplotlib python3-venv)
 missing=()
 for package in "${EXTRA[@]}"; do
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)" = installed ] ||
