@@ -119,13 +119,6 @@ inline bool packs_weight(std::int64_t rows) {
   return rows >= 4;
 }
 
-// 64-byte aligned room for `count` elements in the tape's arena.
-template <class T>
-T* aligned_scratch(Tape<T>& tape, std::int64_t count) {
-  return static_cast<T*>(detail::TapeInternals<T>::arena(tape).allocate(
-      sizeof(T) * static_cast<std::size_t>(count), 64));
-}
-
 }  // namespace
 
 template <class T>
@@ -145,7 +138,7 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
   in_ = d.in;
   out_ = d.out;
   if (packs_weight(rows)) {
-    T* forward = aligned_scratch(tape, kernels::packed_size<T>(out_, in_));
+    T* forward = record_scratch<T>(tape, kernels::packed_size<T>(out_, in_), 64);
     kernels::pack_b(true, out_, in_, weight.value().data, forward);
     packed_.forward = forward;
   }
@@ -153,7 +146,7 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
   batched_ = tape.grad_enabled() && (grad_w || grad_b);
   if (!tape.grad_enabled()) return;
   if (packed_.forward) {  // packed when the sweep first needs it
-    packed_.backward = aligned_scratch(tape, kernels::packed_size<T>(in_, out_));
+    packed_.backward = record_scratch<T>(tape, kernels::packed_size<T>(in_, out_), 64);
     packed_.backward_ready = record_scratch<bool>(tape, 1);
     *packed_.backward_ready = false;
   }

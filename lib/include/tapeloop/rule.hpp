@@ -388,11 +388,14 @@ Var<T> record_into(const Var<T>& parent, std::int64_t offset, R rule, const Var<
 
 /// Room for `count` objects of a trivial type U on `tape`'s arena, living until it is cleared:
 /// state an operator shares between the rules it records (RecurrentLinear's copy of its inputs).
+/// Aligned to 16 bytes, or 64 for over-aligned types or when `alignment` asks for it (data a
+/// kernel reads with aligned SIMD loads: RecurrentLinear's packed weight).
 template <class U, class T>
-U* record_scratch(Tape<T>& tape, std::int64_t count) {
+U* record_scratch(Tape<T>& tape, std::int64_t count, std::size_t alignment = 16) {
   static_assert(std::is_trivially_destructible_v<U>, "arena memory is never destroyed");
   return static_cast<U*>(detail::TapeInternals<T>::arena(tape).allocate(
-      sizeof(U) * static_cast<std::size_t>(count > 0 ? count : 1), alignof(U) <= 16 ? 16 : 64));
+      sizeof(U) * static_cast<std::size_t>(count > 0 ? count : 1),
+      alignof(U) <= 16 && alignment <= 16 ? 16 : 64));
 }
 
 /// `count` empty Vars in `tape`'s arena (no heap), living until it is cleared: lists of Vars an
