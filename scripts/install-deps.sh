@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  g++ cmake make ccache
+  g++ cmake make ccache pkg-config
   libxtensor-dev libxsimd-dev xtl-dev
   libtbb-dev libboost-test-dev libopenblas-dev
   nlohmann-json3-dev libbenchmark-dev

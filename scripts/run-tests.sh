@@ -4,6 +4,7 @@
 #   bash scripts/run-tests.sh --sanitize  ASan + UBSan build in build-sanitize/ (no models)
 #   bash scripts/run-tests.sh --portable  Release build for x86-64-v3 in build-portable/
 #   bash scripts/run-tests.sh --simd512   Release build, 512-bit kernels, in build-simd512/
+#   bash scripts/run-tests.sh --package   installed, found and used from outside the tree
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,12 +16,16 @@ for arg in "$@"; do
     --sanitize) mode=sanitize ;;
     --portable) mode=portable ;;
     --simd512) mode=simd512 ;;
-    -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --package) mode=package ;;
+    -h|--help) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-tests: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
 
 bash scripts/install-deps.sh
+if [ "$mode" = package ]; then
+  exec bash scripts/test-package.sh
+fi
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 JOBS=$(nproc)

@@ -5,6 +5,7 @@
 #include "kernels/simd.hpp"
 #include "support/check.hpp"
 #include "tapeloop/ops/build_info.hpp"
+#include "tapeloop/version.hpp"
 
 using namespace tapeloop;
 
@@ -30,6 +31,16 @@ BOOST_AUTO_TEST_CASE(the_blas_names_its_kernels) {
   const std::string blas = blas_info();
   BOOST_TEST(blas.find("OpenBLAS") == 0, blas);
   BOOST_TEST(blas.find(" kernels") != std::string::npos, blas);
+}
+
+BOOST_AUTO_TEST_CASE(the_library_and_the_headers_are_one_version) {
+  BOOST_TEST(std::string(version()) == TAPELOOP_VERSION_STRING);
+  const std::string numbers = std::to_string(TAPELOOP_VERSION_MAJOR) + "." +
+                              std::to_string(TAPELOOP_VERSION_MINOR) + "." +
+                              std::to_string(TAPELOOP_VERSION_PATCH);
+  BOOST_TEST(numbers == TAPELOOP_VERSION_STRING);
+  BOOST_TEST(TAPELOOP_VERSION == TAPELOOP_VERSION_MAJOR * 10000 + TAPELOOP_VERSION_MINOR * 100 +
+                                     TAPELOOP_VERSION_PATCH);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "tapeloop/scalar.hpp"
 #include "tapeloop/tape.hpp"
 #include "tapeloop/tensor.hpp"
 
@@ -20,6 +21,7 @@ template <class T = float>
 class Parameter {
  public:
   using value_type = T;
+  static_assert(Scalar<T>, "tapeloop::Parameter<T>: T must be float or double");
 
   Parameter() = default;
   explicit Parameter(Tensor<T> value, std::string name = {})

@@ -14,6 +14,7 @@
 
 #include "tapeloop/arena.hpp"
 #include "tapeloop/errors.hpp"
+#include "tapeloop/scalar.hpp"
 #include "tapeloop/shape.hpp"
 #include "tapeloop/tensor.hpp"
 #include "tapeloop/var.hpp"
@@ -45,8 +46,8 @@ struct Node {
   };
 
   Node() = default;
-  Node(T* value, const Shape& shape, const char* op, std::uint32_t flags = 0)
-      : value(value), shape(shape), op(op), flags(flags) {}
+  Node(T* values, const Shape& value_shape, const char* op_name, std::uint32_t node_flags = 0)
+      : value(values), shape(value_shape), op(op_name), flags(node_flags) {}
 
   T* value = nullptr;
   T* grad = nullptr;  // made lazily: only nodes that receive a gradient get one
@@ -75,6 +76,7 @@ template <class T = float>
 class Tape {
  public:
   using value_type = T;
+  static_assert(Scalar<T>, "tapeloop::Tape<T>: T must be float or double");
 
   /// `arena_bytes` is the first arena block; it grows on demand.
   explicit Tape(std::size_t arena_bytes = std::size_t{1} << 20, std::size_t node_capacity = 1024);

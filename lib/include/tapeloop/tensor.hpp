@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tapeloop/random.hpp"
+#include "tapeloop/scalar.hpp"
 #include "tapeloop/shape.hpp"
 
 namespace tapeloop {
@@ -34,6 +35,7 @@ template <class T = float>
 class Tensor {
  public:
   using value_type = T;
+  static_assert(Scalar<T>, "tapeloop::Tensor<T>: T must be float or double");
 
   /// An empty tensor: shape [0], no elements.
   Tensor() : shape_{0} {}

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "tapeloop/scalar.hpp"
 #include "tapeloop/shape.hpp"
 #include "tapeloop/tensor.hpp"
 
@@ -18,6 +19,7 @@ template <class T = float>
 class Var {
  public:
   using value_type = T;
+  static_assert(Scalar<T>, "tapeloop::Var<T>: T must be float or double");
 
   Var() = default;
   Var(Tape<T>* tape, std::uint32_t index, std::uint32_t generation)

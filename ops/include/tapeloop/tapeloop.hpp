@@ -1,5 +1,5 @@
 // The whole public API: tensors, the tape, parameters, every operator, gradcheck, optimizers,
-// checkpoints, threading.
+// checkpoints, threading, the version.
 #pragma once
 
 #include "tapeloop/checkpoint.hpp"
@@ -16,3 +16,4 @@
 #include "tapeloop/tensor.hpp"
 #include "tapeloop/threading.hpp"
 #include "tapeloop/var.hpp"
+#include "tapeloop/version.hpp"

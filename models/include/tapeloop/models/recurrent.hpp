@@ -50,7 +50,7 @@ struct RecurrentOptions {
 /// H = hidden_size.
 template <class T>
 struct RecurrentState {
-  RecurrentState(const Var<T>& h = {}, const Var<T>& c = {}) : h(h), c(c) {}
+  RecurrentState(const Var<T>& h0 = {}, const Var<T>& c0 = {}) : h(h0), c(c0) {}
   Var<T> h;
   Var<T> c;
 };
