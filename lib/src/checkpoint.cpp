@@ -1,6 +1,7 @@
 // Checkpoints: save_parameters and the validate-everything-then-copy load_parameters.
 #include "tapeloop/checkpoint.hpp"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -18,12 +19,24 @@ constexpr Dtype dtype_of() {
   return std::is_same_v<T, float> ? Dtype::F32 : Dtype::F64;
 }
 
+// Every parameter under its own name(): the list the unnamed overloads save and load.
+template <class T>
+std::vector<NamedParameter<T>> named_by_themselves(std::span<Parameter<T>* const> params) {
+  std::vector<NamedParameter<T>> named;
+  named.reserve(params.size());
+  for (Parameter<T>* p : params) named.emplace_back(p->name(), p);
+  return named;
+}
+
 // Names are how a file finds its parameters again, so they must identify them.
 template <class T>
-void check_parameter_names(const char* who, std::span<Parameter<T>* const> params) {
+void check_parameter_names(const char* who, std::span<const NamedParameter<T>> params) {
   std::set<std::string_view> seen;
   for (std::size_t i = 0; i < params.size(); ++i) {
-    const std::string& name = params[i]->name();
+    if (params[i].second == nullptr) {
+      throw ValueError(std::string(who) + ": parameter " + std::to_string(i) + " is null");
+    }
+    const std::string& name = params[i].first;
     if (name.empty()) {
       throw ValueError(std::string(who) + ": parameter " + std::to_string(i) + " has no name");
     }
@@ -32,13 +45,35 @@ void check_parameter_names(const char* who, std::span<Parameter<T>* const> param
                        checkpoint_optimizer_prefix + "', which is reserved for optimizer state");
     }
     if (!seen.insert(name).second) {
-      throw ValueError(std::string(who) + ": two parameters are named '" + name + "'");
+      throw ValueError(std::string(who) + ": two parameters are named '" + name +
+                       "' (a module's parameters are saved by their dotted names with "
+                       "models::save_parameters(path, module))");
     }
   }
 }
 
+// The names `optimizer`'s parameters have in `params`, in the optimizer's order: its state is
+// stored under them. Every parameter it updates must be among those saved.
 template <class T>
-void save_impl(const std::filesystem::path& path, std::span<Parameter<T>* const> params,
+std::vector<std::string> optimizer_parameter_names(const char* who,
+                                                   std::span<const NamedParameter<T>> params,
+                                                   const Optimizer<T>& optimizer) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < optimizer.parameters().size(); ++i) {
+    const Parameter<T>* p = optimizer.parameters()[i];
+    const auto found = std::find_if(params.begin(), params.end(),
+                                    [&](const NamedParameter<T>& n) { return n.second == p; });
+    if (found == params.end()) {
+      throw ValueError(std::string(who) + ": the optimizer's parameter " + std::to_string(i) +
+                       " is not among the parameters given");
+    }
+    names.push_back(found->first);
+  }
+  return names;
+}
+
+template <class T>
+void save_impl(const std::filesystem::path& path, std::span<const NamedParameter<T>> params,
                const Optimizer<T>* optimizer, const Metadata& metadata) {
   check_parameter_names("save_parameters", params);
   if (metadata.count(checkpoint_optimizer_key)) {
@@ -46,13 +81,15 @@ void save_impl(const std::filesystem::path& path, std::span<Parameter<T>* const>
                      "' is reserved");
   }
   std::vector<NamedTensor> entries;
-  for (Parameter<T>* p : params) entries.emplace_back(p->name(), std::as_const(p->value()).ref());
+  for (const auto& [name, p] : params) entries.emplace_back(name, std::as_const(p->value()).ref());
   Metadata all_metadata = metadata;
   if (optimizer) {
-    for (const auto& [name, tensor] : optimizer->named_state()) {
+    const std::vector<std::string> names =
+        optimizer_parameter_names("save_parameters", params, *optimizer);
+    for (const auto& [name, tensor] : optimizer->named_state(names)) {
       entries.emplace_back(checkpoint_optimizer_prefix + name, tensor->ref());
     }
-    for (const auto& [name, count] : optimizer->named_steps()) {
+    for (const auto& [name, count] : optimizer->named_steps(names)) {
       entries.emplace_back(checkpoint_optimizer_prefix + name,
                            TensorRef<const std::int64_t>{count, Shape()});
     }
@@ -62,9 +99,12 @@ void save_impl(const std::filesystem::path& path, std::span<Parameter<T>* const>
 }
 
 template <class T>
-Metadata load_impl(const std::filesystem::path& path, std::span<Parameter<T>* const> params,
+Metadata load_impl(const std::filesystem::path& path, std::span<const NamedParameter<T>> params,
                    Optimizer<T>* optimizer, const LoadParametersOptions& options) {
   check_parameter_names("load_parameters", params);
+  const std::vector<std::string> optimizer_names =
+      optimizer ? optimizer_parameter_names("load_parameters", params, *optimizer)
+                : std::vector<std::string>();
   const SafetensorsFile file = load_safetensors(path);
   const auto fail = [&](const std::string& what) {
     throw FormatError("load_parameters: " + path.string() + ": " + what);
@@ -86,7 +126,7 @@ Metadata load_impl(const std::filesystem::path& path, std::span<Parameter<T>* co
   };
 
   // ---- check: nothing below writes to the model or the optimizer --------------------------
-  for (Parameter<T>* p : params) check_entry(p->name(), p->shape(), dtype_of<T>(), "parameter");
+  for (const auto& [name, p] : params) check_entry(name, p->shape(), dtype_of<T>(), "parameter");
 
   std::vector<NamedState<T>> state;
   std::vector<NamedStep> steps;
@@ -97,12 +137,12 @@ Metadata load_impl(const std::filesystem::path& path, std::span<Parameter<T>* co
     if (kind->second != optimizer->name()) {
       fail("the file holds " + kind->second + " state, not " + optimizer->name());
     }
-    state = optimizer->named_state();
+    state = optimizer->named_state(optimizer_names);
     for (auto& [name, tensor] : state) {
       name = checkpoint_optimizer_prefix + name;  // the entry's name from here on
       check_entry(name, tensor->shape(), dtype_of<T>(), "optimizer state");
     }
-    steps = optimizer->named_steps();
+    steps = optimizer->named_steps(optimizer_names);
     for (const auto& [name, count] : steps) {
       const std::string entry = checkpoint_optimizer_prefix + name;
       check_entry(entry, Shape(), Dtype::I64, "step count");
@@ -120,7 +160,7 @@ Metadata load_impl(const std::filesystem::path& path, std::span<Parameter<T>* co
 
   // ---- copy: every entry was checked for presence, dtype and shape, and every name is built,
   // so nothing below can throw and leave the model half loaded ---------------------------------
-  for (Parameter<T>* p : params) file.read(p->name(), p->value().ref());
+  for (const auto& [name, p] : params) file.read(name, p->value().ref());
   for (const auto& [name, tensor] : state) file.read(name, tensor->ref());
   for (std::size_t i = 0; i < steps.size(); ++i) *steps[i].second = step_values[i];
   return file.metadata();
@@ -128,24 +168,29 @@ Metadata load_impl(const std::filesystem::path& path, std::span<Parameter<T>* co
 
 }  // namespace
 
-void save_parameters(const std::filesystem::path& path, std::span<Parameter<float>* const> params,
-                     const Optimizer<float>* optimizer, const Metadata& metadata) {
-  save_impl(path, params, optimizer, metadata);
-}
-void save_parameters(const std::filesystem::path& path, std::span<Parameter<double>* const> params,
-                     const Optimizer<double>* optimizer, const Metadata& metadata) {
-  save_impl(path, params, optimizer, metadata);
-}
+#define TAPELOOP_CHECKPOINT_FUNCTIONS(T)                                                         \
+  void save_parameters(const std::filesystem::path& path, std::span<Parameter<T>* const> params, \
+                       const Optimizer<T>* optimizer, const Metadata& metadata) {                \
+    save_impl<T>(path, named_by_themselves(params), optimizer, metadata);                        \
+  }                                                                                              \
+  void save_parameters(const std::filesystem::path& path,                                        \
+                       std::span<const NamedParameter<T>> params, const Optimizer<T>* optimizer, \
+                       const Metadata& metadata) {                                               \
+    save_impl<T>(path, params, optimizer, metadata);                                             \
+  }                                                                                              \
+  Metadata load_parameters(const std::filesystem::path& path,                                    \
+                           std::span<Parameter<T>* const> params, Optimizer<T>* optimizer,       \
+                           const LoadParametersOptions& options) {                               \
+    return load_impl<T>(path, named_by_themselves(params), optimizer, options);                  \
+  }                                                                                              \
+  Metadata load_parameters(const std::filesystem::path& path,                                    \
+                           std::span<const NamedParameter<T>> params, Optimizer<T>* optimizer,   \
+                           const LoadParametersOptions& options) {                               \
+    return load_impl<T>(path, params, optimizer, options);                                       \
+  }
 
-Metadata load_parameters(const std::filesystem::path& path,
-                         std::span<Parameter<float>* const> params, Optimizer<float>* optimizer,
-                         const LoadParametersOptions& options) {
-  return load_impl(path, params, optimizer, options);
-}
-Metadata load_parameters(const std::filesystem::path& path,
-                         std::span<Parameter<double>* const> params, Optimizer<double>* optimizer,
-                         const LoadParametersOptions& options) {
-  return load_impl(path, params, optimizer, options);
-}
+TAPELOOP_CHECKPOINT_FUNCTIONS(float)
+TAPELOOP_CHECKPOINT_FUNCTIONS(double)
+#undef TAPELOOP_CHECKPOINT_FUNCTIONS
 
 }  // namespace tapeloop

@@ -56,16 +56,27 @@ void Optimizer<T>::check_shape(std::size_t i) const {
 }
 
 template <class T>
-void Optimizer<T>::check_names() const {
+std::vector<std::string> Optimizer<T>::parameter_names() const {
+  std::vector<std::string> names;
+  names.reserve(params_.size());
+  for (const Parameter<T>* p : params_) names.push_back(p->name());
+  return names;
+}
+
+template <class T>
+void Optimizer<T>::check_names(std::span<const std::string> names) const {
+  if (names.size() != params_.size()) {
+    throw ValueError(std::string(who_) + ": " + std::to_string(names.size()) + " names for " +
+                     std::to_string(params_.size()) + " parameters");
+  }
   std::set<std::string_view> seen;
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const std::string& name = params_[i]->name();
-    if (name.empty()) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty()) {
       throw ValueError(std::string(who_) + ": parameter " + std::to_string(i) +
                        " has no name; named state needs every parameter named");
     }
-    if (!seen.insert(name).second) {
-      throw ValueError(std::string(who_) + ": two parameters are named '" + name +
+    if (!seen.insert(names[i]).second) {
+      throw ValueError(std::string(who_) + ": two parameters are named '" + names[i] +
                        "'; named state needs unique names");
     }
   }
@@ -73,8 +84,13 @@ void Optimizer<T>::check_names() const {
 
 template <class T>
 std::vector<NamedState<T>> Optimizer<T>::named_state() {
+  return named_state(parameter_names());
+}
+
+template <class T>
+std::vector<NamedState<T>> Optimizer<T>::named_state(std::span<const std::string> names) {
   std::vector<NamedState<T>> out;
-  for (const ConstNamedState<T>& entry : std::as_const(*this).named_state()) {
+  for (const ConstNamedState<T>& entry : std::as_const(*this).named_state(names)) {
     // The tensors are this optimizer's own members; only the const view above was const.
     out.emplace_back(entry.first, const_cast<Tensor<T>*>(entry.second));
   }
@@ -83,11 +99,17 @@ std::vector<NamedState<T>> Optimizer<T>::named_state() {
 
 template <class T>
 std::vector<ConstNamedState<T>> Optimizer<T>::named_state() const {
-  check_names();
+  return named_state(parameter_names());
+}
+
+template <class T>
+std::vector<ConstNamedState<T>> Optimizer<T>::named_state(
+    std::span<const std::string> names) const {
+  check_names(names);
   std::vector<ConstNamedState<T>> out;
   for (const StateKind& kind : state_kinds()) {
     for (std::size_t i = 0; i < params_.size(); ++i) {
-      out.emplace_back(std::string(kind.kind) + "." + params_[i]->name(), &(*kind.tensors)[i]);
+      out.emplace_back(std::string(kind.kind) + "." + names[i], &(*kind.tensors)[i]);
     }
   }
   return out;
@@ -95,8 +117,13 @@ std::vector<ConstNamedState<T>> Optimizer<T>::named_state() const {
 
 template <class T>
 std::vector<NamedStep> Optimizer<T>::named_steps() {
+  return named_steps(parameter_names());
+}
+
+template <class T>
+std::vector<NamedStep> Optimizer<T>::named_steps(std::span<const std::string> names) {
   std::vector<NamedStep> out;
-  for (const ConstNamedStep& entry : std::as_const(*this).named_steps()) {
+  for (const ConstNamedStep& entry : std::as_const(*this).named_steps(names)) {
     out.emplace_back(entry.first, const_cast<std::int64_t*>(entry.second));
   }
   return out;
@@ -104,10 +131,15 @@ std::vector<NamedStep> Optimizer<T>::named_steps() {
 
 template <class T>
 std::vector<ConstNamedStep> Optimizer<T>::named_steps() const {
-  check_names();
+  return named_steps(parameter_names());
+}
+
+template <class T>
+std::vector<ConstNamedStep> Optimizer<T>::named_steps(std::span<const std::string> names) const {
+  check_names(names);
   std::vector<ConstNamedStep> out;
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    out.emplace_back("step." + params_[i]->name(), &steps_[i]);
+    out.emplace_back("step." + names[i], &steps_[i]);
   }
   return out;
 }

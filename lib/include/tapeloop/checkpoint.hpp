@@ -27,10 +27,19 @@ struct LoadParametersOptions {
 /// Saves every parameter (frozen ones too) under its name(), and with an optimizer all its
 /// state, atomically (see save_safetensors). `metadata` is stored as well and may not use the
 /// key "tapeloop.optimizer". Throws ValueError if a parameter name is empty, repeated or starts
-/// with "optimizer/"; IoError if the file cannot be written.
+/// with "optimizer/", or if the optimizer updates a parameter not in `params`; IoError if the
+/// file cannot be written.
 void save_parameters(const std::filesystem::path& path, std::span<Parameter<float>* const> params,
                      const Optimizer<float>* optimizer = nullptr, const Metadata& metadata = {});
 void save_parameters(const std::filesystem::path& path, std::span<Parameter<double>* const> params,
+                     const Optimizer<double>* optimizer = nullptr, const Metadata& metadata = {});
+/// The same with the names given next to the parameters (a module's named_parameters(); see
+/// models::save_parameters). The optimizer's state is stored under these names too.
+void save_parameters(const std::filesystem::path& path,
+                     std::span<const NamedParameter<float>> params,
+                     const Optimizer<float>* optimizer = nullptr, const Metadata& metadata = {});
+void save_parameters(const std::filesystem::path& path,
+                     std::span<const NamedParameter<double>> params,
                      const Optimizer<double>* optimizer = nullptr, const Metadata& metadata = {});
 
 /// Loads a checkpoint written by save_parameters into `params` (and `optimizer`'s state), and
@@ -48,6 +57,16 @@ Metadata load_parameters(const std::filesystem::path& path,
                          const LoadParametersOptions& options = {});
 Metadata load_parameters(const std::filesystem::path& path,
                          std::span<Parameter<double>* const> params,
+                         Optimizer<double>* optimizer = nullptr,
+                         const LoadParametersOptions& options = {});
+/// The same with the names given next to the parameters (a module's named_parameters(); see
+/// models::load_parameters).
+Metadata load_parameters(const std::filesystem::path& path,
+                         std::span<const NamedParameter<float>> params,
+                         Optimizer<float>* optimizer = nullptr,
+                         const LoadParametersOptions& options = {});
+Metadata load_parameters(const std::filesystem::path& path,
+                         std::span<const NamedParameter<double>> params,
                          Optimizer<double>* optimizer = nullptr,
                          const LoadParametersOptions& options = {});
 

@@ -55,4 +55,9 @@ class Parameter {
   bool requires_grad_ = true;
 };
 
+/// A parameter under the name a model gives it ("lstm.weight_ih_l0"), as Module's
+/// named_parameters() lists them: how checkpoints and state dicts find parameters by name.
+template <class T = float>
+using NamedParameter = std::pair<std::string, Parameter<T>*>;
+
 }  // namespace tapeloop

@@ -69,11 +69,17 @@ class Optimizer {
   /// or repeated, since names are what identify state in a file.
   std::vector<NamedState<T>> named_state();
   std::vector<ConstNamedState<T>> named_state() const;
+  /// The same with the parameters named by the caller: `parameter_names[i]` for parameters()[i]
+  /// (a module's dotted names, say). ValueError unless there is one non-empty, unique name each.
+  std::vector<NamedState<T>> named_state(std::span<const std::string> parameter_names);
+  std::vector<ConstNamedState<T>> named_state(std::span<const std::string> parameter_names) const;
 
   /// How many updates each parameter has received, named "step.<parameter name>". Kept as
   /// integers rather than as tensors of T: a float counter stops counting at 2^24 steps.
   std::vector<NamedStep> named_steps();
   std::vector<ConstNamedStep> named_steps() const;
+  std::vector<NamedStep> named_steps(std::span<const std::string> parameter_names);
+  std::vector<ConstNamedStep> named_steps(std::span<const std::string> parameter_names) const;
 
   /// The step count of the i-th parameter.
   std::int64_t step_count(std::size_t i) const { return steps_.at(i); }
@@ -105,7 +111,8 @@ class Optimizer {
   const char* who_;
 
  private:
-  void check_names() const;
+  std::vector<std::string> parameter_names() const;
+  void check_names(std::span<const std::string> names) const;
 };
 
 extern template class Optimizer<float>;

@@ -1,12 +1,14 @@
 // Module: a model's parameters under PyTorch-style dotted names, and its train/eval mode.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "tapeloop/parameter.hpp"
+#include "tapeloop/safetensors.hpp"
 
 namespace tapeloop::models {
 
@@ -83,6 +85,21 @@ class Module : public TrainMode {
   void zero_grad();
   /// Sets the mode of this module and of every part it visits, recursively.
   void train(bool on = true) override;
+
+  /// PyTorch's state_dict(): every parameter's value under its named_parameters() name, as a
+  /// read-only view of the parameter's own storage (no copy). Ready for save_safetensors; the
+  /// views are valid while the module's parameters are.
+  std::vector<NamedTensor> state_dict();
+  /// PyTorch's load_state_dict(): copies each entry into the parameter of the same name, from
+  /// another module's state_dict() (or any list of named views). All or
+  /// nothing: every entry is checked first, and a problem throws with nothing copied —
+  /// ValueError listing the missing and unexpected names (with `strict`; without, only matching
+  /// names are copied), ShapeError or ValueError for an entry whose shape or dtype is not its
+  /// parameter's (F32 for float, F64 for double: no silent conversion).
+  void load_state_dict(std::span<const NamedTensor> entries, bool strict = true);
+  /// The same from a safetensors file's entries (a PyTorch state_dict saved with
+  /// safetensors.torch.save_file loads with no renaming); errors name the file.
+  void load_state_dict(const SafetensorsFile& file, bool strict = true);
 };
 
 // ---- inline definitions -----------------------------------------------------------------------
