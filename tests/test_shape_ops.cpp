@@ -1,4 +1,5 @@
-// reshape, permute/transpose, narrow/slice/select: values, views versus copies, gradients, errors.
+// reshape, squeeze/unsqueeze, permute/transpose, narrow/slice/select: values, views versus copies,
+// gradients, errors.
 #include "support/check.hpp"
 
 #include "tapeloop/ops/arithmetic.hpp"
@@ -53,6 +54,48 @@ BOOST_AUTO_TEST_CASE(reshape_gradcheck_and_error) {
   Var<float> x = tape.input(Tensor<float>::zeros({2, 3}).ref());
   TAPELOOP_CHECK_THROW_MESSAGE(reshape(x, Shape{4, 2}), ShapeError,
                                "reshape: cannot view [2,3] (6 elements) as [4,2] (8 elements)");
+}
+
+BOOST_AUTO_TEST_CASE(squeeze_and_unsqueeze_are_views_with_pytorchs_shapes) {
+  Tape<double> tape;
+  Var<double> x = tape.input(Tensor<double>::arange(6).ref(), true);
+  Var<double> a = reshape(x, Shape{2, 1, 3});
+  // Shapes as torch.unsqueeze / torch.squeeze give them.
+  BOOST_TEST(unsqueeze(a, 0).shape() == (Shape{1, 2, 1, 3}));
+  BOOST_TEST(unsqueeze(a, 3).shape() == (Shape{2, 1, 3, 1}));
+  BOOST_TEST(unsqueeze(a, -1).shape() == (Shape{2, 1, 3, 1}));
+  BOOST_TEST(unsqueeze(a, -4).shape() == (Shape{1, 2, 1, 3}));
+  BOOST_TEST(squeeze(a, 1).shape() == (Shape{2, 3}));
+  BOOST_TEST(squeeze(a, -2).shape() == (Shape{2, 3}));
+  BOOST_TEST(squeeze(a, 0).shape() == (Shape{2, 1, 3}));  // size 2: unchanged, as PyTorch
+  BOOST_TEST(squeeze(unsqueeze(a, 0)).shape() == (Shape{2, 3}));
+  BOOST_TEST(squeeze(reshape(x, Shape{1, 6, 1})).shape() == (Shape{6}));
+  BOOST_TEST(squeeze(reshape(x, Shape{6})).shape() == (Shape{6}));
+  // Views: the same memory, and the gradient is the parent's.
+  const std::size_t bytes = tape.arena().bytes_in_use();
+  Var<double> v = squeeze(unsqueeze(a, 2), 1);
+  BOOST_TEST(v.value().data == x.value().data);
+  BOOST_TEST(tape.arena().bytes_in_use() == bytes);
+  Var<double> w = v * v;
+  tape.backward(w, Tensor<double>::ones(w.shape()).ref());
+  for (int i = 0; i < 6; ++i) BOOST_TEST(x.grad()[i] == 2.0 * i);
+}
+
+BOOST_AUTO_TEST_CASE(squeeze_and_unsqueeze_gradcheck_float_and_errors) {
+  const std::vector<Tensor<double>> in = {random_tensor({3, 1, 2}, 4), random_tensor({3, 2, 1}, 5)};
+  TAPELOOP_CHECK_GRADCHECK(
+      [](auto&, const auto& x) { return unsqueeze(squeeze(x[0], 1), 2) * x[1]; }, in);
+  TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& x) { return squeeze(x[0]) * 2.0; }, in);
+  check_float_matches_double([](auto&, const auto& x) { return squeeze(x[1], -1) * squeeze(x[0]); },
+                             in);
+  Tape<float> tape;
+  Var<float> x = tape.input(Tensor<float>::zeros({2, 3}).ref());
+  TAPELOOP_CHECK_THROW_MESSAGE(unsqueeze(x, 3), ShapeError,
+                               "unsqueeze: axis 3 is outside [-3, 2] for [2,3]");
+  TAPELOOP_CHECK_THROW_MESSAGE(squeeze(x, 2), ShapeError, "squeeze");
+  Var<float> full = tape.input(Tensor<float>::zeros({1, 1, 1, 1, 1, 2}).ref());
+  TAPELOOP_CHECK_THROW_MESSAGE(unsqueeze(full, 0), ShapeError,
+                               "unsqueeze: [1,1,1,1,1,2] already has the largest rank, 6");
 }
 
 BOOST_AUTO_TEST_CASE(transpose_and_permute_values) {

@@ -2,6 +2,7 @@
 #include "support/check.hpp"
 #include "tapeloop/ops/unary.hpp"
 
+#include <cmath>
 #include <limits>
 
 using namespace tapeloop;
@@ -59,6 +60,38 @@ BOOST_AUTO_TEST_CASE(values_match_std) {
     BOOST_TEST(sg.value()[i] == 1.0 / (1.0 + std::exp(-signed_in[i])),
                boost::test_tools::tolerance(1e-15));
   }
+}
+
+BOOST_AUTO_TEST_CASE(log1p_expm1_sin_cos_are_the_c_library_functions) {
+  // Small arguments, where log(1 + x) and exp(x) - 1 lose every digit, and large ones.
+  const Tensor<double> in = Tensor<double>::from({6}, {-0.75, -1e-10, 1e-300, 1e-8, 0.5, 30.0});
+  Tape<double> tape;
+  Var<double> x = tape.input(in.ref());
+  Var<double> l = log1p(x), e = expm1(x), s = sin(x), c = cos(x);
+  for (int i = 0; i < 6; ++i) {
+    BOOST_TEST(l.value()[i] == std::log1p(in[i]));
+    BOOST_TEST(e.value()[i] == std::expm1(in[i]));
+    BOOST_TEST(s.value()[i] == std::sin(in[i]));
+    BOOST_TEST(c.value()[i] == std::cos(in[i]));
+  }
+  BOOST_TEST(l.value()[3] == 9.999999950000000333e-09, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(e.value()[3] == 1.0000000050000000167e-08, boost::test_tools::tolerance(1e-15));
+  // Derivatives in closed form: 1/(1+x), e^x, cos x, -sin x.
+  const auto [ly, lg] = value_and_grad([](auto v) { return log1p(v); }, in);
+  const auto [ey, eg] = value_and_grad([](auto v) { return expm1(v); }, in);
+  const auto [sy, sg] = value_and_grad([](auto v) { return sin(v); }, in);
+  const auto [cy, cg] = value_and_grad([](auto v) { return cos(v); }, in);
+  for (int i = 0; i < 6; ++i) {
+    BOOST_TEST(lg[i] == 1.0 / (1.0 + in[i]), boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(eg[i] == std::exp(in[i]), boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(sg[i] == std::cos(in[i]));
+    BOOST_TEST(cg[i] == -std::sin(in[i]));
+  }
+  // At the edge of log1p's domain: -inf, and NaN below, as std::log1p and PyTorch.
+  const Tensor<double> edge = Tensor<double>::from({2}, {-1.0, -2.0});
+  Var<double> le = log1p(tape.input(edge.ref()));
+  BOOST_TEST(le.value()[0] == -std::numeric_limits<double>::infinity());
+  BOOST_TEST(std::isnan(le.value()[1]));
 }
 
 BOOST_AUTO_TEST_CASE(derivatives_at_kinks_follow_pytorch) {
@@ -126,6 +159,10 @@ BOOST_AUTO_TEST_CASE(gradcheck_smooth_ops) {
     TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& x) { return sigmoid(x[0]); }, wide);
     TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& x) { return log(x[0]); }, positive);
     TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& x) { return sqrt(x[0]); }, positive);
+    TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& x) { return log1p(x[0]); }, positive);
+    TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& x) { return expm1(x[0]); }, wide);
+    TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& x) { return sin(x[0]); }, wide);
+    TAPELOOP_CHECK_GRADCHECK([](auto&, const auto& x) { return cos(x[0]); }, wide);
     for (double e : {2.0, 3.0, 0.5, -1.5, 0.0}) {
       TAPELOOP_CHECK_GRADCHECK([e](auto&, const auto& x) { return pow(x[0], e); }, positive);
     }
@@ -168,6 +205,10 @@ BOOST_AUTO_TEST_CASE(float_matches_double) {
   check_float_matches_double([](auto&, const auto& x) { return sigmoid(x[0]); }, wide);
   check_float_matches_double([](auto&, const auto& x) { return log(x[0]); }, positive);
   check_float_matches_double([](auto&, const auto& x) { return sqrt(x[0]); }, positive);
+  check_float_matches_double([](auto&, const auto& x) { return log1p(x[0]); }, positive);
+  check_float_matches_double([](auto&, const auto& x) { return expm1(x[0]); }, wide);
+  check_float_matches_double([](auto&, const auto& x) { return sin(x[0]); }, wide);
+  check_float_matches_double([](auto&, const auto& x) { return cos(x[0]); }, wide);
   check_float_matches_double([](auto&, const auto& x) { return pow(x[0], -1.5); }, positive);
   check_float_matches_double([](auto&, const auto& x) { return relu(x[0]); }, kinks);
   check_float_matches_double([](auto&, const auto& x) { return abs(x[0]); }, kinks);

@@ -4,6 +4,7 @@
 #include <array>
 #include <string>
 
+#include "axis.hpp"
 #include "strided.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 #include "tapeloop/rule.hpp"
@@ -160,6 +161,51 @@ Var<T> reshape(const Var<T>& x, const Shape& shape) {
 }
 
 template <class T>
+Var<T> unsqueeze(const Var<T>& x, int axis) {
+  const Shape xs = x.shape();
+  // A new axis may go at any of rank + 1 places.
+  if (axis < -(xs.rank() + 1) || axis > xs.rank()) {
+    throw ShapeError("unsqueeze: axis " + std::to_string(axis) + " is outside [" +
+                     std::to_string(-(xs.rank() + 1)) + ", " + std::to_string(xs.rank()) +
+                     "] for " + xs.str());
+  }
+  const int at = axis < 0 ? axis + xs.rank() + 1 : axis;
+  if (xs.rank() == Shape::max_rank) {
+    throw ShapeError("unsqueeze: " + xs.str() + " already has the largest rank, " +
+                     std::to_string(Shape::max_rank));
+  }
+  Shape out;
+  for (int i = 0; i < xs.rank(); ++i) {
+    if (i == at) out.push_back(1);
+    out.push_back(xs[i]);
+  }
+  if (at == xs.rank()) out.push_back(1);
+  return record_view("unsqueeze", x, 0, out, true);
+}
+
+template <class T>
+Var<T> squeeze(const Var<T>& x, int axis) {
+  const Shape xs = x.shape();
+  const int at = detail::checked_axis("squeeze", axis, xs);
+  if (xs[at] != 1) return x;
+  Shape out;
+  for (int i = 0; i < xs.rank(); ++i) {
+    if (i != at) out.push_back(xs[i]);
+  }
+  return record_view("squeeze", x, 0, out, true);
+}
+
+template <class T>
+Var<T> squeeze(const Var<T>& x) {
+  const Shape xs = x.shape();
+  Shape out;
+  for (int i = 0; i < xs.rank(); ++i) {
+    if (xs[i] != 1) out.push_back(xs[i]);
+  }
+  return record_view("squeeze", x, 0, out, true);
+}
+
+template <class T>
 Var<T> permute(const Var<T>& x, std::span<const int> axes) {
   return permute_impl("permute", x, axes);
 }
@@ -283,6 +329,9 @@ std::vector<Var<T>> chunk(const Var<T>& x, std::int64_t chunks, int axis) {
 
 #define TAPELOOP_INSTANTIATE(T)                                                                \
   template Var<T> reshape(const Var<T>&, const Shape&);                                        \
+  template Var<T> unsqueeze(const Var<T>&, int);                                               \
+  template Var<T> squeeze(const Var<T>&, int);                                                 \
+  template Var<T> squeeze(const Var<T>&);                                                      \
   template Var<T> permute(const Var<T>&, std::span<const int>);                                \
   template Var<T> permute(const Var<T>&, std::initializer_list<int>);                          \
   template Var<T> transpose(const Var<T>&, int, int);                                          \

@@ -1,5 +1,5 @@
-// Elementwise math: the operators of the unary kernel functions, made from their list, and pow,
-// whose rule is a scalar loop.
+// Elementwise math: the operators of the unary kernel functions, made from their list, and the
+// functions with no vector kernel (log1p, expm1, sin, cos, pow), whose rules are scalar loops.
 #include "tapeloop/ops/unary.hpp"
 
 #include <cmath>
@@ -24,6 +24,80 @@ TAPELOOP_UNARY_PLAIN(TAPELOOP_UNARY_OPERATOR)
 #undef TAPELOOP_UNARY_OPERATOR
 
 namespace {
+
+// A function of the C library applied elementwise, with no vector kernel: a scalar loop,
+// parallel above the grain size. F gives the name, the value and the derivative (from x and y).
+template <class T, class F>
+struct LibmRule {
+  static constexpr const char* name = F::name;
+
+  Shape check(InputShapes s) const { return s[0]; }
+  void forward(ForwardContext<T>& c) const {
+    const T* x = c.in(0);
+    T* y = c.out();
+    kernels::parallel_elements(c.out_shape().numel(), kernels::cost::libm,
+                               [&](std::int64_t b, std::int64_t end) {
+                                 for (std::int64_t i = b; i < end; ++i) y[i] = F::value(x[i]);
+                               });
+  }
+  // dst += g * f'(x): the gradient in backward, the tangent in forward mode.
+  static void add_derivative(const T* g, const T* x, const T* y, T* dst, std::int64_t n) {
+    kernels::parallel_elements(n, kernels::cost::libm, [&](std::int64_t b, std::int64_t end) {
+      for (std::int64_t i = b; i < end; ++i) dst[i] += g[i] * F::derivative(x[i], y[i]);
+    });
+  }
+  void backward(BackwardContext<T>& c) const {
+    add_derivative(c.grad_out(), c.in(0), c.out(), c.grad(0), c.out_shape().numel());
+  }
+  void tangent(TangentContext<T>& c) const {
+    add_derivative(c.tangent(0), c.in(0), c.out(), c.tangent_out(), c.out_shape().numel());
+  }
+};
+
+struct Log1p {
+  static constexpr const char* name = "log1p";
+  template <class T>
+  static T value(T x) {
+    return std::log1p(x);
+  }
+  template <class T>
+  static T derivative(T x, T) {
+    return T(1) / (T(1) + x);
+  }
+};
+struct Expm1 {
+  static constexpr const char* name = "expm1";
+  template <class T>
+  static T value(T x) {
+    return std::expm1(x);
+  }
+  template <class T>
+  static T derivative(T, T y) {
+    return y + T(1);
+  }
+};
+struct Sin {
+  static constexpr const char* name = "sin";
+  template <class T>
+  static T value(T x) {
+    return std::sin(x);
+  }
+  template <class T>
+  static T derivative(T x, T) {
+    return std::cos(x);
+  }
+};
+struct Cos {
+  static constexpr const char* name = "cos";
+  template <class T>
+  static T value(T x) {
+    return std::cos(x);
+  }
+  template <class T>
+  static T derivative(T x, T) {
+    return -std::sin(x);
+  }
+};
 
 // x^e (std::pow), which has no vector kernel: a scalar loop, parallel above the grain size.
 template <class T>
@@ -60,6 +134,23 @@ struct PowRule {
 }  // namespace
 
 template <class T>
+Var<T> log1p(const Var<T>& x) {
+  return record(LibmRule<T, Log1p>{}, x);
+}
+template <class T>
+Var<T> expm1(const Var<T>& x) {
+  return record(LibmRule<T, Expm1>{}, x);
+}
+template <class T>
+Var<T> sin(const Var<T>& x) {
+  return record(LibmRule<T, Sin>{}, x);
+}
+template <class T>
+Var<T> cos(const Var<T>& x) {
+  return record(LibmRule<T, Cos>{}, x);
+}
+
+template <class T>
 Var<T> pow(const Var<T>& x, typename Var<T>::value_type exponent) {
   return record(PowRule<T>{exponent}, x);
 }
@@ -76,6 +167,10 @@ Var<T> clamp(const Var<T>& x, typename Var<T>::value_type low, typename Var<T>::
 }
 
 #define TAPELOOP_INSTANTIATE(T)          \
+  template Var<T> log1p(const Var<T>&);  \
+  template Var<T> expm1(const Var<T>&);  \
+  template Var<T> sin(const Var<T>&);    \
+  template Var<T> cos(const Var<T>&);    \
   template Var<T> pow(const Var<T>&, T); \
   template Var<T> clamp(const Var<T>&, T, T);
 TAPELOOP_INSTANTIATE(float)

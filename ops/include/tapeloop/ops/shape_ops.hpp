@@ -1,4 +1,5 @@
-// Layout operators: reshape, transpose/permute, narrow/slice/select, concat/stack, split/chunk.
+// Layout operators: reshape, squeeze/unsqueeze, transpose/permute, narrow/slice/select,
+// concat/stack, split/chunk.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,17 @@ namespace tapeloop {
 /// parent's gradient. A numel mismatch throws ShapeError naming both shapes.
 template <class T>
 Var<T> reshape(const Var<T>& x, const Shape& shape);
+
+/// x with a new axis of size 1 at `axis` (in [-(rank+1), rank], negative counting from the end
+/// as PyTorch): a view, like reshape. Past Shape::max_rank throws ShapeError.
+template <class T>
+Var<T> unsqueeze(const Var<T>& x, int axis);
+/// x without `axis` if its size is 1, else x itself (as PyTorch's squeeze(dim)): a view.
+template <class T>
+Var<T> squeeze(const Var<T>& x, int axis);
+/// x without any of its size-1 axes: a view.
+template <class T>
+Var<T> squeeze(const Var<T>& x);
 
 /// Output axis i is input axis axes[i] (negative axes count from the end). The permuted tensor
 /// is materialized; backward scatter-adds into the input's gradient. When the permutation only

@@ -1,4 +1,5 @@
-// Elementwise math: exp, log, sqrt, abs, tanh, sigmoid, relu, pow with a number, clamp.
+// Elementwise math: exp, log, sqrt, abs, tanh, sigmoid, relu, log1p, expm1, sin, cos, pow with a
+// number, clamp.
 #pragma once
 
 #include "tapeloop/var.hpp"
@@ -27,6 +28,19 @@ Var<T> sigmoid(const Var<T>& x);
 /// max(x, 0). Backward: g where x > 0, else 0 (the derivative at 0 is taken as 0, as PyTorch).
 template <class T>
 Var<T> relu(const Var<T>& x);
+
+/// log(1 + x), accurate for small x (std::log1p); -inf at -1 and NaN below. Backward: g / (1 + x).
+template <class T>
+Var<T> log1p(const Var<T>& x);
+/// e^x - 1, accurate for small x (std::expm1). Backward: g * (y + 1).
+template <class T>
+Var<T> expm1(const Var<T>& x);
+/// Sine. Backward: g * cos(x).
+template <class T>
+Var<T> sin(const Var<T>& x);
+/// Cosine. Backward: -g * sin(x).
+template <class T>
+Var<T> cos(const Var<T>& x);
 
 /// x^exponent (std::pow). Backward: g * exponent * x^(exponent - 1), and exactly 0 for
 /// exponent 0 (so x = 0 gives 0 rather than 0 * inf, as PyTorch).
