@@ -26,10 +26,12 @@ TAPELOOP_UNARY_PLAIN(TAPELOOP_UNARY_OPERATOR)
 namespace {
 
 // A function of the C library applied elementwise, with no vector kernel: a scalar loop,
-// parallel above the grain size. F gives the name, the value and the derivative (from x and y).
+// parallel above the grain size. F gives the name, the value and the derivative (from x and y),
+// and may hold a parameter (pow's exponent).
 template <class T, class F>
 struct LibmRule {
   static constexpr const char* name = F::name;
+  F f;
 
   Shape check(InputShapes s) const { return s[0]; }
   void forward(ForwardContext<T>& c) const {
@@ -37,13 +39,13 @@ struct LibmRule {
     T* y = c.out();
     kernels::parallel_elements(c.out_shape().numel(), kernels::cost::libm,
                                [&](std::int64_t b, std::int64_t end) {
-                                 for (std::int64_t i = b; i < end; ++i) y[i] = F::value(x[i]);
+                                 for (std::int64_t i = b; i < end; ++i) y[i] = f.value(x[i]);
                                });
   }
   // dst += g * f'(x): the gradient in backward, the tangent in forward mode.
-  static void add_derivative(const T* g, const T* x, const T* y, T* dst, std::int64_t n) {
+  void add_derivative(const T* g, const T* x, const T* y, T* dst, std::int64_t n) const {
     kernels::parallel_elements(n, kernels::cost::libm, [&](std::int64_t b, std::int64_t end) {
-      for (std::int64_t i = b; i < end; ++i) dst[i] += g[i] * F::derivative(x[i], y[i]);
+      for (std::int64_t i = b; i < end; ++i) dst[i] += g[i] * f.derivative(x[i], y[i]);
     });
   }
   void backward(BackwardContext<T>& c) const {
@@ -54,105 +56,56 @@ struct LibmRule {
   }
 };
 
+template <class T>
 struct Log1p {
   static constexpr const char* name = "log1p";
-  template <class T>
-  static T value(T x) {
-    return std::log1p(x);
-  }
-  template <class T>
-  static T derivative(T x, T) {
-    return T(1) / (T(1) + x);
-  }
+  T value(T x) const { return std::log1p(x); }
+  T derivative(T x, T) const { return T(1) / (T(1) + x); }
 };
+template <class T>
 struct Expm1 {
   static constexpr const char* name = "expm1";
-  template <class T>
-  static T value(T x) {
-    return std::expm1(x);
-  }
-  template <class T>
-  static T derivative(T, T y) {
-    return y + T(1);
-  }
+  T value(T x) const { return std::expm1(x); }
+  T derivative(T, T y) const { return y + T(1); }
 };
+template <class T>
 struct Sin {
   static constexpr const char* name = "sin";
-  template <class T>
-  static T value(T x) {
-    return std::sin(x);
-  }
-  template <class T>
-  static T derivative(T x, T) {
-    return std::cos(x);
-  }
+  T value(T x) const { return std::sin(x); }
+  T derivative(T x, T) const { return std::cos(x); }
 };
+template <class T>
 struct Cos {
   static constexpr const char* name = "cos";
-  template <class T>
-  static T value(T x) {
-    return std::cos(x);
-  }
-  template <class T>
-  static T derivative(T x, T) {
-    return -std::sin(x);
-  }
+  T value(T x) const { return std::cos(x); }
+  T derivative(T x, T) const { return -std::sin(x); }
 };
-
-// x^e (std::pow), which has no vector kernel: a scalar loop, parallel above the grain size.
+// x^e. The derivative e * x^(e-1), not e * y / x, which would be NaN at x = 0; and exactly 0
+// for e = 0 (rather than 0 * inf at x = 0, as PyTorch).
 template <class T>
-struct PowRule {
+struct Pow {
   static constexpr const char* name = "pow";
   T e;
-
-  Shape check(InputShapes s) const { return s[0]; }
-  void forward(ForwardContext<T>& c) const {
-    const T* x = c.in(0);
-    T* y = c.out();
-    kernels::parallel_elements(c.out_shape().numel(), kernels::cost::libm,
-                               [&](std::int64_t b, std::int64_t end) {
-                                 for (std::int64_t i = b; i < end; ++i) y[i] = std::pow(x[i], e);
-                               });
-  }
-  // g * e * x^(e-1): g * e * y / x would reuse the output but is NaN at x = 0. Exactly 0 for
-  // e = 0 (rather than 0 * inf at x = 0, as PyTorch).
-  void add_derivative(const T* g, const T* x, T* dst, std::int64_t n) const {
-    kernels::parallel_elements(n, kernels::cost::libm, [&](std::int64_t b, std::int64_t end) {
-      for (std::int64_t i = b; i < end; ++i) {
-        dst[i] += e == T(0) ? T(0) : g[i] * e * std::pow(x[i], e - T(1));
-      }
-    });
-  }
-  void backward(BackwardContext<T>& c) const {
-    add_derivative(c.grad_out(), c.in(0), c.grad(0), c.out_shape().numel());
-  }
-  void tangent(TangentContext<T>& c) const {
-    add_derivative(c.tangent(0), c.in(0), c.tangent_out(), c.out_shape().numel());
-  }
+  T value(T x) const { return std::pow(x, e); }
+  T derivative(T x, T) const { return e == T(0) ? T(0) : e * std::pow(x, e - T(1)); }
 };
 
 }  // namespace
 
-template <class T>
-Var<T> log1p(const Var<T>& x) {
-  return record(LibmRule<T, Log1p>{}, x);
-}
-template <class T>
-Var<T> expm1(const Var<T>& x) {
-  return record(LibmRule<T, Expm1>{}, x);
-}
-template <class T>
-Var<T> sin(const Var<T>& x) {
-  return record(LibmRule<T, Sin>{}, x);
-}
-template <class T>
-Var<T> cos(const Var<T>& x) {
-  return record(LibmRule<T, Cos>{}, x);
-}
+#define TAPELOOP_LIBM_OPERATOR(name, Function)    \
+  template <class T>                              \
+  Var<T> name(const Var<T>& x) {                  \
+    return record(LibmRule<T, Function<T>>{}, x); \
+  }
+TAPELOOP_LIBM_OPERATOR(log1p, Log1p)
+TAPELOOP_LIBM_OPERATOR(expm1, Expm1)
+TAPELOOP_LIBM_OPERATOR(sin, Sin)
+TAPELOOP_LIBM_OPERATOR(cos, Cos)
+#undef TAPELOOP_LIBM_OPERATOR
 
 template <class T>
 Var<T> pow(const Var<T>& x, typename Var<T>::value_type exponent) {
-  return record(PowRule<T>{exponent}, x);
+  return record(LibmRule<T, Pow<T>>{{exponent}}, x);
 }
 
 template <class T>
