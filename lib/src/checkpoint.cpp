@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <set>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -13,11 +12,6 @@
 namespace tapeloop {
 
 namespace {
-
-template <class T>
-constexpr Dtype dtype_of() {
-  return std::is_same_v<T, float> ? Dtype::F32 : Dtype::F64;
-}
 
 // Every parameter under its own name(): the list the unnamed overloads save and load.
 template <class T>

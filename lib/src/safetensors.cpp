@@ -13,7 +13,6 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <type_traits>
 
 #include "tapeloop/errors.hpp"
 
@@ -33,13 +32,6 @@ constexpr std::uint64_t max_header_bytes = 100'000'000;
 // Deepest nesting a valid header needs is 3 (object > entry > shape); the limit only stops a
 // header of nested brackets from building a deep tree before validation rejects it.
 constexpr int max_json_depth = 8;
-
-template <class T>
-constexpr Dtype dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return Dtype::F32;
-  if constexpr (std::is_same_v<T, double>) return Dtype::F64;
-  if constexpr (std::is_same_v<T, std::int64_t>) return Dtype::I64;
-}
 
 std::string in_quotes(std::string_view name) {
   // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on "'" + std::string(...).

@@ -5,7 +5,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -15,11 +14,6 @@
 namespace tapeloop::models {
 
 namespace {
-
-template <class T>
-constexpr Dtype dtype_of() {
-  return std::is_same_v<T, float> ? Dtype::F32 : Dtype::F64;
-}
 
 std::string joined(const std::vector<std::string>& names) {
   std::string out;

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,16 @@ enum class Dtype { F32, F64, I64 };
 const char* dtype_name(Dtype dtype);
 /// Bytes per element.
 std::size_t dtype_size(Dtype dtype);
+/// The dtype that stores T: F32 for float, F64 for double, I64 for std::int64_t.
+template <class T>
+constexpr Dtype dtype_of() {
+  static_assert(
+      std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::int64_t>,
+      "dtype_of: safetensors entries hold float, double or std::int64_t");
+  if constexpr (std::is_same_v<T, float>) return Dtype::F32;
+  if constexpr (std::is_same_v<T, double>) return Dtype::F64;
+  return Dtype::I64;
+}
 
 /// String keys and values stored under "__metadata__".
 using Metadata = std::map<std::string, std::string>;
