@@ -202,11 +202,16 @@ BOOST_AUTO_TEST_CASE(errors_name_op_and_shapes) {
   const std::vector<std::int64_t> three = {0, 1, 2};
   const std::vector<std::int64_t> high = {0, 3};
   const std::vector<std::int64_t> negative = {-1, 0};
-  TAPELOOP_CHECK_THROW_MESSAGE(cross_entropy(v, one), ShapeError,
-                               "cross_entropy: logits [3]: expected rank 2 [N,C]");
+  Var<float> scalar = tape.scalar(1.0f);
+  const std::size_t before_scalar = tape.size();
+  TAPELOOP_CHECK_THROW_MESSAGE(cross_entropy(scalar, one), ShapeError,
+                               "cross_entropy: logits []: expected [C], [N,C] or [N,C,d1,...]");
+  TAPELOOP_CHECK_THROW_MESSAGE(cross_entropy(v, three), ShapeError,
+                               "cross_entropy: logits [3] and 3 targets: expected one target per "
+                               "position (1)");
   TAPELOOP_CHECK_THROW_MESSAGE(
       cross_entropy(a, three), ShapeError,
-      "cross_entropy: logits [2,3] and 3 targets: expected one target per row (2)");
+      "cross_entropy: logits [2,3] and 3 targets: expected one target per position (2)");
   TAPELOOP_CHECK_THROW_MESSAGE(
       cross_entropy(a, high), ValueError,
       "cross_entropy: logits [2,3]: target 3 at position 1 is out of range "
@@ -214,7 +219,8 @@ BOOST_AUTO_TEST_CASE(errors_name_op_and_shapes) {
   TAPELOOP_CHECK_THROW_MESSAGE(
       cross_entropy(a, negative), ValueError,
       "cross_entropy: logits [2,3]: target -1 at position 0 is out of range");
-  BOOST_TEST(tape.size() == before);
+  BOOST_TEST(tape.size() == before_scalar);
+  BOOST_TEST(before_scalar == before + 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

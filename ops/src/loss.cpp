@@ -1,4 +1,5 @@
-// Losses: one node each, summing per-element terms forward; mean scales by 1/N.
+// Regression and binary losses: one node each, summing per-element terms forward; mean scales by
+// 1/N.
 #include "tapeloop/ops/loss.hpp"
 
 #include <cmath>
@@ -130,82 +131,6 @@ struct BceWithLogitsRule {
   }
 };
 
-template <class T>
-struct CrossEntropyRule {
-  static constexpr const char* name = "cross_entropy";
-  Reduction reduction;
-  const std::int64_t* targets;  // the caller's in check() and forward(); the tape's copy after
-  std::int64_t count;
-  std::int64_t rows = 0, classes = 0;
-  T scale = T(1);
-  T* lse = nullptr;  // each row's logsumexp, kept when a gradient will flow
-
-  Shape check(InputShapes s) {
-    const Shape& shape = s[0];
-    if (shape.rank() != 2) {
-      throw ShapeError("cross_entropy: logits " + shape.str() + ": expected rank 2 [N,C]");
-    }
-    rows = shape[0];
-    classes = shape[1];
-    if (count != rows) {
-      throw ShapeError("cross_entropy: logits " + shape.str() + " and " + std::to_string(count) +
-                       " targets: expected one target per row (" + std::to_string(rows) + ")");
-    }
-    for (std::int64_t i = 0; i < count; ++i) {
-      if (targets[i] < 0 || targets[i] >= classes) {
-        throw ValueError("cross_entropy: logits " + shape.str() + ": target " +
-                         std::to_string(targets[i]) + " at position " + std::to_string(i) +
-                         " is out of range [0," + std::to_string(classes) +
-                         ") for C = " + std::to_string(classes));
-      }
-    }
-    scale = reduction_scale<T>(reduction, rows);
-    return Shape{};
-  }
-  void forward(ForwardContext<T>& c) {
-    const T* px = c.in(0);
-    targets = c.keep(targets, static_cast<std::size_t>(rows));
-    if (c.needs_grad()) lse = c.scratch(rows);
-    T acc = 0;
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const T* x = px + i * classes;
-      T m = x[0];  // classes >= 1 here: a target exists and lies in [0, C)
-      for (std::int64_t j = 1; j < classes; ++j) m = x[j] > m ? x[j] : m;
-      if (std::isinf(m)) m = T(0);  // as in logsumexp: keep -inf and +inf rows out of inf - inf
-      T s = 0;
-      for (std::int64_t j = 0; j < classes; ++j) s += std::exp(x[j] - m);
-      const T l = m + std::log(s);
-      if (lse) lse[i] = l;
-      acc += l - x[targets[i]];
-    }
-    c.out()[0] = acc * scale;
-  }
-  void backward(BackwardContext<T>& c) const {
-    T* gx = c.grad(0);
-    const T gs = c.grad_out()[0] * scale;
-    const T* px = c.in(0);
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const T* x = px + i * classes;
-      T* g = gx + i * classes;
-      for (std::int64_t j = 0; j < classes; ++j) g[j] += gs * std::exp(x[j] - lse[i]);
-      g[targets[i]] -= gs;
-    }
-  }
-  // dy = scale sum_i (sum_j softmax_ij dx_ij - dx_i,target).
-  void tangent(TangentContext<T>& c) const {
-    const T* px = c.in(0);
-    const T* tx = c.tangent(0);
-    T acc = 0;
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const T* x = px + i * classes;
-      const T* t = tx + i * classes;
-      for (std::int64_t j = 0; j < classes; ++j) acc += std::exp(x[j] - lse[i]) * t[j];
-      acc -= t[targets[i]];
-    }
-    c.tangent_out()[0] += scale * acc;
-  }
-};
-
 }  // namespace
 
 template <class T>
@@ -219,18 +144,9 @@ Var<T> binary_cross_entropy_with_logits(const Var<T>& logits, const Var<T>& targ
   return record(BceWithLogitsRule<T>{reduction}, logits, target);
 }
 
-template <class T>
-Var<T> cross_entropy(const Var<T>& logits, std::span<const std::int64_t> targets,
-                     Reduction reduction) {
-  return record(
-      CrossEntropyRule<T>{reduction, targets.data(), static_cast<std::int64_t>(targets.size())},
-      logits);
-}
-
-#define TAPELOOP_INSTANTIATE(T)                                                              \
-  template Var<T> mse_loss(const Var<T>&, const Var<T>&, Reduction);                         \
-  template Var<T> binary_cross_entropy_with_logits(const Var<T>&, const Var<T>&, Reduction); \
-  template Var<T> cross_entropy(const Var<T>&, std::span<const std::int64_t>, Reduction);
+#define TAPELOOP_INSTANTIATE(T)                                      \
+  template Var<T> mse_loss(const Var<T>&, const Var<T>&, Reduction); \
+  template Var<T> binary_cross_entropy_with_logits(const Var<T>&, const Var<T>&, Reduction);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)
 #undef TAPELOOP_INSTANTIATE

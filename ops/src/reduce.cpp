@@ -85,10 +85,17 @@ bool replaces_max(T v, T best) {
   return v > best || (v != v && best == best);
 }
 
-// The maximum along one axis; the gradient goes to the first maximal element.
+// The running minimum for min: the mirror of replaces_max, NaN propagating the same way.
 template <class T>
-struct MaxRule {
-  static constexpr const char* name = "max";
+bool replaces_min(T v, T best) {
+  return v < best || (v != v && best == best);
+}
+
+// The maximum (or, with Min, the minimum) along one axis; the gradient goes to the first
+// extremal element.
+template <class T, bool Min = false>
+struct ExtremumRule {
+  static constexpr const char* name = Min ? "min" : "max";
   ReduceAxis where;
   detail::AxisView v{};
   std::int64_t* arg = nullptr;  // where each maximum came from, kept when a gradient will flow
@@ -114,7 +121,7 @@ struct MaxRule {
       for (std::int64_t j = 1; j < v.n; ++j) {
         const T* xr = x0 + j * v.inner;
         for (std::int64_t k = 0; k < v.inner; ++k) {
-          if (replaces_max(xr[k], y[k])) {
+          if (Min ? replaces_min(xr[k], y[k]) : replaces_max(xr[k], y[k])) {
             y[k] = xr[k];
             if (arg) arg[o * v.inner + k] = j;
           }
@@ -244,7 +251,12 @@ Var<T> mean(const Var<T>& x, int axis, bool keepdim) {
 
 template <class T>
 Var<T> max(const Var<T>& x, int axis, bool keepdim) {
-  return record(MaxRule<T>{{axis, keepdim}}, x);
+  return record(ExtremumRule<T>{{axis, keepdim}}, x);
+}
+
+template <class T>
+Var<T> min(const Var<T>& x, int axis, bool keepdim) {
+  return record(ExtremumRule<T, true>{{axis, keepdim}}, x);
 }
 
 template <class T>
@@ -258,6 +270,7 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdim) {
   template Var<T> mean(const Var<T>&);            \
   template Var<T> mean(const Var<T>&, int, bool); \
   template Var<T> max(const Var<T>&, int, bool);  \
+  template Var<T> min(const Var<T>&, int, bool);  \
   template Var<T> logsumexp(const Var<T>&, int, bool);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)

@@ -28,6 +28,21 @@ inline const nlohmann::json& optim_golden() {
   return golden;
 }
 
+/// tests/golden/ops_golden.json, written by make_ops_golden.py from torch.nn.functional.
+inline const nlohmann::json& ops_golden() {
+  static const nlohmann::json golden = [] {
+    std::ifstream in(golden_path("ops_golden.json"));
+    BOOST_REQUIRE_MESSAGE(in, "cannot open " << golden_path("ops_golden.json"));
+    return nlohmann::json::parse(in);
+  }();
+  return golden;
+}
+
+/// A JSON list of integers (a shape or indices).
+inline std::vector<std::int64_t> golden_ints(const nlohmann::json& values) {
+  return values.get<std::vector<std::int64_t>>();
+}
+
 /// A JSON list of numbers as a tensor of T (double values rounded once to T, as the generator
 /// rounded them for its float32 runs).
 template <class T>

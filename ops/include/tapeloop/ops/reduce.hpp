@@ -1,4 +1,4 @@
-// Reductions: sum and mean (over everything or one axis), max and logsumexp over one axis.
+// Reductions: sum and mean (over everything or one axis), max, min and logsumexp over one axis.
 #pragma once
 
 #include "tapeloop/var.hpp"
@@ -27,6 +27,10 @@ Var<T> mean(const Var<T>& x, int axis, bool keepdim = false);
 /// size 0 throws ShapeError.
 template <class T>
 Var<T> max(const Var<T>& x, int axis, bool keepdim = false);
+/// The minimum along `axis`, the mirror of max: NaN propagates, the gradient goes to the first
+/// minimal element, an axis of size 0 throws ShapeError.
+template <class T>
+Var<T> min(const Var<T>& x, int axis, bool keepdim = false);
 
 /// log(sum(exp(x))) along `axis`, computed as m + log(sum(exp(x - m))) with m the maximum so
 /// that nothing overflows; an all -inf slice gives -inf, a slice with +inf gives +inf. The
