@@ -9,6 +9,7 @@
 
 #include "support/check.hpp"
 #include "tapeloop/models/cells.hpp"
+#include "tapeloop/models/char_model.hpp"
 #include "tapeloop/models/layers.hpp"
 #include "tapeloop/models/recurrent.hpp"
 
@@ -316,6 +317,44 @@ BOOST_AUTO_TEST_CASE(steady_state_lstm_layer_step_does_not_allocate) {
       BOOST_TEST(last < first);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(stateful_tbptt_step_does_not_allocate) {
+  // The char-model loop over a long stream: each window starts from the Carry's detached
+  // state, is trained (clip, Adam, a schedule) and hands its final state on. Nothing touches the
+  // heap.
+  Generator rng(16);
+  models::CharModel model({.vocabulary = vocab, .embedding = embed, .hidden = hidden, .layers = 2},
+                          rng);
+  std::vector<Parameter<float>*> params = model.parameters();
+  Adam<float> adam(params, {.lr = 0.01});
+  WarmupCosineLR schedule(adam, 5, 100);
+  Carry<float> carry = model.carry(batch);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(20 * (steps + 1) * batch));
+  for (std::int64_t& id : ids) id = static_cast<std::int64_t>(rng.below(vocab));
+  Tape<float> tape(4096, 16);
+  std::int64_t window = 0;
+  auto step = [&] {
+    const std::span<const std::int64_t> all(ids);
+    const std::size_t at = static_cast<std::size_t>(window++ % 20) * (steps + 1) * batch;
+    tape.clear();
+    adam.zero_grad();
+    const models::CharModelResult r =
+        model.forward(tape, all.subspan(at, steps * batch), steps, batch, carry.read(tape));
+    Var<float> loss = cross_entropy(r.logits, all.subspan(at + batch, steps * batch),
+                                    {.ignore_index = 0, .label_smoothing = 0.1});
+    tape.backward(loss);
+    carry.write(r.state);
+    clip_grad_norm(std::span<Parameter<float>* const>(params), 1.0);
+    adam.step();
+    schedule.step();
+  };
+  for (int i = 0; i < 4; ++i) step();
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 20; ++i) step();
+  counting = false;
+  BOOST_TEST(allocations.load() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(parallel_kernels_do_not_allocate) {

@@ -84,6 +84,15 @@ Var<float> CharModel::forward(Tape<float>& tape, std::span<const std::int64_t> i
   return readout.forward(reshape(h, Shape{steps * batch, h.dim(2)}));  // [T*B,V]
 }
 
+CharModelResult CharModel::forward(Tape<float>& tape, std::span<const std::int64_t> ids,
+                                   std::int64_t steps, std::int64_t batch,
+                                   const RecurrentState<float>& initial) {
+  Var<float> x = embedding.forward(tape, ids, Shape{steps, batch});
+  const RecurrentResult<float> r = lstm.forward(tape, x, initial);
+  Var<float> logits = readout.forward(reshape(r.output, Shape{steps * batch, r.output.dim(2)}));
+  return {logits, r.state()};
+}
+
 void CharModel::visit(ModuleVisitor<float>& v) {
   v.module("embedding", embedding);
   v.module("lstm", lstm);

@@ -156,6 +156,17 @@ const char* RecurrentLayer<T>::name() const {
 }
 
 template <class T>
+Carry<T> RecurrentLayer<T>::carry(std::int64_t batch) const {
+  if (batch < 1) {
+    throw ValueError(std::string(name()) + "::carry: batch " + std::to_string(batch) +
+                     " must be at least 1");
+  }
+  const Shape shape{options_.num_layers * directions(), batch, options_.hidden_size};
+  if (mode_ == RecurrentMode::lstm) return Carry<T>{shape, shape};
+  return Carry<T>{shape};
+}
+
+template <class T>
 Parameter<T>& RecurrentLayer<T>::at(int layer, bool reverse, int which) {
   if (layer < 0 || layer >= options_.num_layers || (reverse && !options_.bidirectional)) {
     throw ValueError(std::string(name()) + ": no layer " + std::to_string(layer) +

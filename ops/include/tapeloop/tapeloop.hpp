@@ -2,9 +2,11 @@
 // checkpoints, threading, the version.
 #pragma once
 
+#include "tapeloop/carry.hpp"
 #include "tapeloop/checkpoint.hpp"
 #include "tapeloop/errors.hpp"
 #include "tapeloop/gradcheck.hpp"
+#include "tapeloop/indices.hpp"
 #include "tapeloop/ops.hpp"
 #include "tapeloop/optim.hpp"
 #include "tapeloop/parameter.hpp"

@@ -42,14 +42,27 @@ struct CharModelOptions {
   double dropout = 0.0;
 };
 
+/// What the stateful forward returns: logits [steps * batch, vocabulary] and the LSTM's final
+/// state {h_n, c_n}, for a Carry to keep (carry.write(result.state)).
+struct CharModelResult {
+  Var<float> logits;
+  State<float> state;
+};
+
 /// Embedding -> LSTM (layers deep) -> Linear: predicts the next character at every step.
 class CharModel : public Module<float> {
  public:
   CharModel(const CharModelOptions& options, Generator& rng);
 
-  /// Logits [steps * batch, vocabulary] for ids [steps, batch] (time-major).
+  /// Logits [steps * batch, vocabulary] for ids [steps, batch] (time-major), from a zero state.
   Var<float> forward(Tape<float>& tape, std::span<const std::int64_t> ids, std::int64_t steps,
                      std::int64_t batch);
+  /// The same from `initial` (an LSTM state, such as a Carry's read()), also returning the
+  /// final state: the step of stateful truncated BPTT and of generation.
+  CharModelResult forward(Tape<float>& tape, std::span<const std::int64_t> ids, std::int64_t steps,
+                          std::int64_t batch, const RecurrentState<float>& initial);
+  /// A Carry for the LSTM's state over `batch` streams ({h, c}, zero).
+  Carry<float> carry(std::int64_t batch) const { return lstm.carry(batch); }
   void visit(ModuleVisitor<float>& v) override;
 
   Embedding<float> embedding;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tapeloop/carry.hpp"
 #include "tapeloop/models/module.hpp"
 #include "tapeloop/random.hpp"
 #include "tapeloop/tape.hpp"
@@ -51,6 +52,9 @@ struct RecurrentOptions {
 template <class T>
 struct RecurrentState {
   RecurrentState(const Var<T>& h0 = {}, const Var<T>& c0 = {}) : h(h0), c(c0) {}
+  /// {h} or {h, c}, as a Carry of the layer (RecurrentLayer::carry) reads it.
+  RecurrentState(const State<T>& s)  // NOLINT: carry.read(tape) passes straight to forward
+      : h(s.size() > 0 ? s[0] : Var<T>{}), c(s.size() > 1 ? s[1] : Var<T>{}) {}
   Var<T> h;
   Var<T> c;
 };
@@ -64,6 +68,9 @@ struct RecurrentResult {
   Var<T> output;
   Var<T> h_n;
   Var<T> c_n;
+
+  /// {h_n} or {h_n, c_n}: what a Carry keeps for the next recording (carry.write).
+  State<T> state() const { return c_n.empty() ? State<T>{h_n} : State<T>{h_n, c_n}; }
 };
 
 /// A stack of recurrent layers, PyTorch's nn.RNN / nn.LSTM / nn.GRU. Parameters, in PyTorch's
@@ -100,6 +107,10 @@ class RecurrentLayer : public Module<T> {
                                   const Var<T>& input, const RecurrentState<T>& initial = {},
                                   std::span<const std::int64_t> lengths = {});
 
+  /// A Carry holding this layer's state for `batch` sequences: {h} or, for an LSTM, {h, c},
+  /// each [L*D,batch,H], zero. For stateful truncated BPTT and generation:
+  ///   forward(tape, x, carry.read(tape)), then carry.write(result.state()).
+  Carry<T> carry(std::int64_t batch) const;
   /// The parameters of layer `layer`, forward or reverse direction. The biases throw
   /// ValueError when the layer was built without them.
   Parameter<T>& weight_ih(int layer, bool reverse = false) { return at(layer, reverse, 0); }
