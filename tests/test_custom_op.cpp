@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(a_failed_check_records_nothing) {
   TAPELOOP_CHECK_THROW_MESSAGE(my::blend(a, foreign, 0.5f), TapeError,
                                "blend: the Var belongs to another tape");
   TAPELOOP_CHECK_THROW_MESSAGE(my::softplus(Var<float>{}), TapeError,
-                               "softplus: empty Var (default-constructed)");
+                               "softplus: empty Var (default-constructed");
   BOOST_TEST(tape.size() == before);
 }
 

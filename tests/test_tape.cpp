@@ -151,6 +151,10 @@ BOOST_AUTO_TEST_CASE(stale_and_foreign_vars_are_errors) {
   TAPELOOP_CHECK_THROW_MESSAGE(x.grad(), TapeError, "was cleared");
   Var<float> empty;
   TAPELOOP_CHECK_THROW_MESSAGE(empty.shape(), TapeError, "empty Var");
+  // A running total begun from a default Var: the operator is named, and the way out given.
+  TAPELOOP_CHECK_THROW_MESSAGE(empty + fresh, TapeError,
+                               "add: empty Var (default-constructed; a running total starts from "
+                               "tape.scalar(0))");
 }
 
 BOOST_AUTO_TEST_CASE(clear_keeps_the_arena) {

@@ -17,7 +17,7 @@ Tape<T>::Tape(std::size_t arena_bytes, std::size_t node_capacity) : arena_(arena
 
 template <class T>
 void Tape<T>::throw_not_live(const Var<T>& v, const char* op) const {
-  if (v.empty()) throw TapeError(std::string(op) + ": empty Var (default-constructed)");
+  if (v.empty()) detail::throw_empty(op);
   if (v.tape_ptr() != this) {
     throw TapeError(std::string(op) + ": the Var belongs to another tape");
   }
@@ -269,8 +269,11 @@ bool prepare_tangent(Tape<T>& tape, std::uint32_t out, const std::uint32_t* in, 
   return true;
 }
 
+// A running total is the usual way to meet this, so the message says how to start one.
 void throw_empty(const char* op) {
-  throw TapeError(std::string(op) + ": empty Var (default-constructed)");
+  throw TapeError(std::string(op) +
+                  ": empty Var (default-constructed; a running total starts from "
+                  "tape.scalar(0))");
 }
 
 void throw_no_tangent(const char* op) {
