@@ -32,6 +32,28 @@ BOOST_AUTO_TEST_CASE(topk_matches_pytorch) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(min_argmax_argmin_match_pytorch) {
+  for (const auto& [name, g] : testing::ops_golden()["extremum"].items()) {
+    BOOST_TEST_CONTEXT(name) {
+      const std::vector<std::int64_t> dims = testing::golden_ints(g["shape"]);
+      const Tensor<double> x =
+          testing::golden_tensor<double>(g["x"], Shape(dims.data(), static_cast<int>(dims.size())));
+      const int axis = g["axis"].get<int>();
+      Tape<double> tape;
+      Var<double> in = tape.input(x.ref(), true);
+      Var<double> m = min(in, axis);
+      const Tensor<double> seed = testing::golden_tensor<double>(g["seed"], m.shape());
+      tape.backward(m, seed.ref());
+      testing::check_close(name + " min", m.value().data, g["min"], 0.0, 0.0);
+      testing::check_close(name + " dmin", in.grad().data, g["dmin"], 0.0, 0.0);
+      BOOST_TEST(argmax(x.ref(), axis).values == testing::golden_ints(g["argmax"]),
+                 boost::test_tools::per_element());
+      BOOST_TEST(argmin(in, axis).values == testing::golden_ints(g["argmin"]),
+                 boost::test_tools::per_element());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(argmax_argmin_and_min_along_each_axis) {
   const Tensor<float> x = Tensor<float>::from({2, 3}, {1, 7, 7, -2, 5, -2});
   BOOST_TEST(argmax(x.ref(), 1).values == std::vector<std::int64_t>({1, 1}),

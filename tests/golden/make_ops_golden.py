@@ -11,7 +11,9 @@ flattened row-major with their shapes next to them:
   gradient of the loss with respect to the input;
 - layer_norm cases: x, weight, bias, a random cotangent "seed", y = layer_norm(x) and the
   gradients of sum(y * seed) with respect to x, weight and bias;
-- topk cases: x, k, axis, largest, and the values and indices PyTorch returns (sorted).
+- topk cases: x, k, axis, largest, and the values and indices PyTorch returns (sorted);
+- extremum cases: x, axis, and torch.min's values, the gradient of sum(min * seed), and
+  torch.argmax / torch.argmin along the axis.
 """
 import json
 import os
@@ -81,6 +83,17 @@ def topk_case(shape, k, axis, largest):
             "indices": indices.reshape(-1).tolist()}
 
 
+def extremum_case(shape, axis):
+    x = torch.randn(shape, dtype=DT).requires_grad_(True)
+    values = torch.min(x, dim=axis).values
+    seed = torch.randn(values.shape, dtype=DT)
+    (values * seed).sum().backward()
+    return {"shape": list(shape), "axis": axis, "x": flat(x), "seed": flat(seed),
+            "min": flat(values), "dmin": flat(x.grad),
+            "argmax": torch.argmax(x, dim=axis).reshape(-1).tolist(),
+            "argmin": torch.argmin(x, dim=axis).reshape(-1).tolist()}
+
+
 def main(out_dir):
     golden = {
         "losses": {
@@ -115,6 +128,11 @@ def main(out_dir):
             "largest_last_axis": topk_case((3, 7), 3, -1, True),
             "smallest_first_axis": topk_case((6, 2, 3), 2, 0, False),
             "all_of_middle_axis": topk_case((2, 4, 3), 4, 1, True),
+        },
+        "extremum": {
+            "last_axis": extremum_case((4, 6), -1),
+            "first_axis": extremum_case((5, 2, 3), 0),
+            "middle_axis": extremum_case((2, 7, 3), 1),
         },
     }
     with open(os.path.join(out_dir, "ops_golden.json"), "w") as f:
