@@ -297,6 +297,13 @@ BOOST_AUTO_TEST_CASE(every_validation_rule_has_its_error) {
         "rank 7 exceeds the maximum of 6");
   check(with_header("{" + entry("a", "F32", "[4294967296, 4294967296]", "[0, 8]") + "}"),
         "has more elements than can be counted");
+  // Between 2^62 and 2^63, and 2^63 or more inside a zero-element shape: still the file's error.
+  check(with_header("{" + entry("a", "F32", "[4611686018427387905]", "[0, 8]") + "}"),
+        "shape [4611686018427387905] has more elements than can be counted");
+  check(with_header("{" + entry("a", "F32", "[0, 9223372036854775808]", "[0, 0]") + "}"),
+        "shape [0,9223372036854775808] has more elements than can be counted");
+  check(with_header("{" + entry("a", "F32", "[3, 1537228672809129302]", "[0, 8]") + "}"),
+        "has more elements than can be counted");
   check(with_header("{" + entry("a", "F64", "[4611686018427387904]", "[0, 8]") + "}"),
         "has more bytes than can be counted");
 
