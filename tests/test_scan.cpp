@@ -1,5 +1,6 @@
 // scan against hand-unrolled references: plain, reversed, variable lengths, truncated and
 // checkpointed; gradcheck through scan; checkpointing's memory measured; error messages.
+#include <cmath>
 #include <cstring>
 
 #include "support/check.hpp"
@@ -107,7 +108,7 @@ Run run(const Fixture& f, bool lstm, bool use_scan, const ScanOptions& options,
         for (std::int64_t bb = 0; bb < B; ++bb) m[bb] = t < options.lengths[bb] ? 1.0 : 0.0;
         Var<double> mask = tape.constant(m.ref());
         for (int i = 0; i < s.size(); ++i) next.state[i] = where(mask, next.state[i], s[i]);
-        outs[t] = next.y * mask;
+        outs[t] = where(mask, next.y, tape.scalar(0.0));
       } else {
         outs[t] = next.y;
       }
@@ -198,7 +199,9 @@ BOOST_AUTO_TEST_CASE(variable_lengths_equal_separate_sequences) {
           if (t < lengths[b]) {
             BOOST_TEST(out == one.outputs.value()[t * H + h], boost::test_tools::tolerance(1e-14));
           } else {
-            BOOST_TEST(out == 0.0);  // padded outputs are zero
+            // Padded outputs are +0.0, as PyTorch's (not -0.0 from a negative output times 0).
+            BOOST_TEST(out == 0.0);
+            BOOST_TEST(!std::signbit(out));
           }
         }
         for (std::int64_t i = 0; i < I; ++i) {

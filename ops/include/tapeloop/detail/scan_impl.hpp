@@ -56,7 +56,8 @@ StepResult<T> scan_step(const char* who, Tape<T>& tape, Cell& cell, std::span<co
     if (mask.empty() || next.y.rank() != mask.rank()) {
       mask = length_mask(tape, options.lengths, t, next.y.rank());
     }
-    next.y = next.y * mask;
+    // where, not a product: a negative y_t times 0 would be -0.0, and PyTorch pads with +0.0.
+    next.y = where(mask, next.y, tape.scalar(T(0)));
   }
   return next;
 }
