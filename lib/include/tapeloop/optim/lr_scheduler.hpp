@@ -4,7 +4,9 @@
 
 #include <cstdint>
 
-#include "tapeloop/optim/optimizer.hpp"
+#include "tapeloop/optim/optimizer_ref.hpp"
+// ReduceLROnPlateau has a header of its own; it comes with this one, the schedulers' header.
+#include "tapeloop/optim/reduce_lr_on_plateau.hpp"
 #include "tapeloop/safetensors.hpp"
 
 namespace tapeloop {
@@ -27,35 +29,6 @@ namespace tapeloop {
 //
 // The optimizer must outlive its scheduler, and one optimizer should have one scheduler: each
 // sets the learning rate without regard to the other.
-
-/// Prefix of every metadata key a scheduler's state_dict() writes: "scheduler.kind",
-/// "scheduler.gamma", ...
-inline constexpr const char* scheduler_key_prefix = "scheduler.";
-
-/// The optimizer a scheduler drives: an Optimizer<float> or an Optimizer<double>, by reference.
-/// A learning rate is a double either way, so the schedulers need not be templates; this is
-/// made implicitly from either, so `StepLR(adam, 30)` works for both.
-class OptimizerRef {
- public:
-  // Implicit on purpose: it only stands for the optimizer passed to a scheduler's constructor.
-  OptimizerRef(Optimizer<float>& optimizer) : float_(&optimizer) {}    // NOLINT
-  OptimizerRef(Optimizer<double>& optimizer) : double_(&optimizer) {}  // NOLINT
-
-  double learning_rate() const {
-    return float_ ? float_->learning_rate() : double_->learning_rate();
-  }
-  void set_learning_rate(double lr) const {
-    if (float_) {
-      float_->set_learning_rate(lr);
-    } else {
-      double_->set_learning_rate(lr);
-    }
-  }
-
- private:
-  Optimizer<float>* float_ = nullptr;
-  Optimizer<double>* double_ = nullptr;
-};
 
 /// The base of the schedulers whose learning rate is a function of the step count: StepLR,
 /// ExponentialLR and WarmupCosineLR. Each computes lr_at(epoch) in closed form from base_lr()
@@ -209,92 +182,6 @@ class WarmupCosineLR final : public LRScheduler {
   std::int64_t total_steps_;
   double min_lr_;
   double warmup_start_factor_;
-};
-
-/// Whether a smaller or a larger metric is better (a loss, or an accuracy).
-enum class PlateauMode { min, max };
-/// How much better a metric must be than the best so far to count as an improvement:
-/// rel: beyond best * (1 -/+ threshold); abs: beyond best -/+ threshold.
-enum class ThresholdMode { rel, abs };
-
-/// torch.optim.lr_scheduler.ReduceLROnPlateau's arguments, with its defaults.
-struct ReduceLROnPlateauOptions {
-  PlateauMode mode = PlateauMode::min;
-  /// new lr = max(lr * factor, min_lr). In [0, 1).
-  double factor = 0.1;
-  /// Bad epochs tolerated: the rate drops on the (patience + 1)-th bad epoch in a row.
-  std::int64_t patience = 10;
-  double threshold = 1e-4;
-  ThresholdMode threshold_mode = ThresholdMode::rel;
-  /// Epochs after a reduction during which bad epochs are not counted.
-  std::int64_t cooldown = 0;
-  double min_lr = 0.0;
-  /// A reduction smaller than eps is skipped (the rate is left as it is).
-  double eps = 1e-8;
-};
-
-/// Reduces the learning rate when a metric has stopped improving, following
-/// torch.optim.lr_scheduler.ReduceLROnPlateau step for step:
-///
-///     if metric is better than best (per mode and threshold): best = metric, bad = 0
-///     else: bad += 1
-///     if cooldown_counter > 0: cooldown_counter -= 1, bad = 0
-///     if bad > patience:
-///         new = max(lr * factor, min_lr); if lr - new > eps: lr = new
-///         cooldown_counter = cooldown, bad = 0
-///
-/// where lr is the optimizer's current learning rate, so a rate changed by hand is reduced from
-/// where it was put. Construction does not change the rate.
-///
-/// Not an LRScheduler, as in torch (where it is not an _LRScheduler either): its step needs the
-/// metric, so code that drives an LRScheduler& with step() could not drive it, and a step()
-/// without a metric would have nothing to go on.
-class ReduceLROnPlateau {
- public:
-  /// Throws ValueError unless factor is in [0, 1), patience and cooldown are >= 0, and
-  /// threshold, min_lr and eps are finite and >= 0.
-  explicit ReduceLROnPlateau(OptimizerRef optimizer, const ReduceLROnPlateauOptions& options = {});
-  ReduceLROnPlateau(const ReduceLROnPlateau&) = delete;
-  ReduceLROnPlateau& operator=(const ReduceLROnPlateau&) = delete;
-
-  /// One epoch's metric (a validation loss, say). +-infinity is a metric like any other (an
-  /// infinite loss is a bad epoch); NaN throws ValueError, changing nothing, as it can be
-  /// neither better nor worse. Performs no heap allocation.
-  void step(double metric);
-
-  /// The optimizer's learning rate after the last step() (at construction: its rate then).
-  double last_lr() const { return last_lr_; }
-  /// How many times step() has run.
-  std::int64_t last_epoch() const { return last_epoch_; }
-  /// The best metric so far: +infinity (mode min) or -infinity (mode max) before the first.
-  double best() const { return best_; }
-  std::int64_t num_bad_epochs() const { return num_bad_epochs_; }
-  std::int64_t cooldown_counter() const { return cooldown_counter_; }
-  bool in_cooldown() const { return cooldown_counter_ > 0; }
-  const ReduceLROnPlateauOptions& options() const { return options_; }
-  const char* name() const { return "ReduceLROnPlateau"; }
-
-  /// "scheduler.kind" = "ReduceLROnPlateau", every option ("scheduler.mode" = "min" or "max",
-  /// "scheduler.threshold_mode" = "rel" or "abs", "scheduler.factor", ...), and the state:
-  /// "scheduler.best" (may be "inf" or "-inf"), "scheduler.num_bad_epochs",
-  /// "scheduler.cooldown_counter", "scheduler.last_epoch", "scheduler.last_lr".
-  Metadata state_dict() const;
-  /// As LRScheduler::load_state_dict: all or nothing, FormatError naming the key; the
-  /// optimizer's learning rate is set to the restored last_lr(). Only "scheduler.best" may be
-  /// infinite, and the counters must be ones step() can reach (num_bad_epochs <= patience,
-  /// cooldown_counter <= cooldown).
-  void load_state_dict(const Metadata& state);
-
- private:
-  bool is_better(double metric) const;
-
-  OptimizerRef optimizer_;
-  ReduceLROnPlateauOptions options_;
-  double best_;
-  std::int64_t num_bad_epochs_ = 0;
-  std::int64_t cooldown_counter_ = 0;
-  std::int64_t last_epoch_ = 0;
-  double last_lr_;
 };
 
 }  // namespace tapeloop
