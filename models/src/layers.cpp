@@ -1,4 +1,5 @@
-// Linear, Embedding and Dropout: construction with PyTorch's initialization, and forward.
+// Linear, Embedding, LayerNorm and Dropout: construction with PyTorch's initialization, and
+// forward.
 #include "tapeloop/models/layers.hpp"
 
 #include <cmath>
@@ -7,6 +8,7 @@
 
 #include "tapeloop/models/init.hpp"
 #include "tapeloop/ops/index.hpp"
+#include "tapeloop/ops/layer_norm.hpp"
 #include "tapeloop/ops/linear.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 
@@ -88,6 +90,37 @@ void Embedding<T>::visit(ModuleVisitor<T>& v) {
   v.parameter("weight", weight);
 }
 
+template <class T>
+LayerNorm<T>::LayerNorm(Shape normalized_shape, double eps, bool elementwise_affine, bool bias)
+    : normalized_shape_(normalized_shape), eps_(eps) {
+  if (normalized_shape.rank() == 0) {
+    throw ValueError("LayerNorm: normalized_shape is empty; it needs at least one axis");
+  }
+  if (!(eps >= 0.0)) {  // NaN fails too
+    std::ostringstream s;
+    s << "LayerNorm: eps = " << eps << " must be >= 0";
+    throw ValueError(s.str());
+  }
+  if (elementwise_affine) {
+    weight.emplace(Tensor<T>::ones(normalized_shape), "weight");
+    if (bias) this->bias.emplace(Tensor<T>::zeros(normalized_shape), "bias");
+  }
+}
+
+template <class T>
+Var<T> LayerNorm<T>::forward(const Var<T>& x) {
+  Tape<T>& tape = x.tape();
+  if (!weight) return layer_norm(x, normalized_shape_, {}, {}, eps_);
+  if (!bias) return layer_norm(x, normalized_shape_, weight->var(tape), {}, eps_);
+  return layer_norm(x, normalized_shape_, weight->var(tape), bias->var(tape), eps_);
+}
+
+template <class T>
+void LayerNorm<T>::visit(ModuleVisitor<T>& v) {
+  if (weight) v.parameter("weight", *weight);
+  if (bias) v.parameter("bias", *bias);
+}
+
 Dropout::Dropout(double p, std::uint64_t seed) : p_(p), rng_(seed) {
   if (!(p >= 0.0 && p < 1.0)) {
     std::ostringstream s;
@@ -100,5 +133,7 @@ template class Linear<float>;
 template class Linear<double>;
 template class Embedding<float>;
 template class Embedding<double>;
+template class LayerNorm<float>;
+template class LayerNorm<double>;
 
 }  // namespace tapeloop::models

@@ -1,4 +1,5 @@
-// Basic modules: Linear, Embedding and Dropout, with PyTorch's parameter shapes and initialization.
+// Basic modules: Linear, Embedding, LayerNorm and Dropout, with PyTorch's parameter shapes and
+// initialization.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,36 @@ class Embedding : public Module<T> {
   Parameter<T> weight;
 };
 
+/// torch.nn.LayerNorm: layer_norm over the trailing axes of normalized_shape, each slice moved to
+/// mean 0 and variance 1 (eps added to the variance), then scaled by "weight" (ones) and shifted
+/// by "bias" (zeros), both of normalized_shape. elementwise_affine = false has neither (no
+/// parameters); bias = false keeps the weight alone. The names and shapes are PyTorch's, so a
+/// state dict moves between the two by name.
+template <class T = float>
+class LayerNorm : public Module<T> {
+ public:
+  /// ValueError naming LayerNorm for an empty normalized_shape (torch refuses it too: there
+  /// would be nothing to normalize over) or eps < 0 or NaN.
+  explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true,
+                     bool bias = true);
+
+  /// x [..., normalized_shape...] -> the same shape, through the layer_norm operator (one node).
+  /// ShapeError from the operator when x does not end in normalized_shape.
+  Var<T> forward(const Var<T>& x);
+
+  const Shape& normalized_shape() const { return normalized_shape_; }
+  double eps() const { return eps_; }
+  bool elementwise_affine() const { return weight.has_value(); }
+  void visit(ModuleVisitor<T>& v) override;
+
+  std::optional<Parameter<T>> weight;
+  std::optional<Parameter<T>> bias;
+
+ private:
+  Shape normalized_shape_;
+  double eps_;
+};
+
 /// Inverted dropout with probability p while training; the identity in evaluation mode. Holds
 /// its own Generator, so a seed fixes the sequence of masks. No parameters: a module lists it
 /// with v.module(name, dropout) so that train()/eval() reach it.
@@ -76,5 +107,7 @@ extern template class Linear<float>;
 extern template class Linear<double>;
 extern template class Embedding<float>;
 extern template class Embedding<double>;
+extern template class LayerNorm<float>;
+extern template class LayerNorm<double>;
 
 }  // namespace tapeloop::models
