@@ -4,6 +4,7 @@
 
 #include "tapeloop/models/adding_problem.hpp"
 #include "tapeloop/models/lecture.hpp"
+#include "tapeloop/models/metrics_log.hpp"
 #include "tapeloop/models/progress.hpp"
 
 namespace tapeloop::models {
@@ -21,19 +22,26 @@ void adding_problem_demo(Report& report, const DemoOptions& options) {
                      "SGD with momentum 0.9 and gradient clipping for the IRNN (Le et al., 2015).");
   struct Net {
     const char* label;
+    const char* stem;  // of its metrics file
     AddingNet net;
   };
-  const Net nets[] = {{"LSTM", AddingNet::lstm}, {"tanh RNN", AddingNet::tanh_rnn}};
+  const Net nets[] = {{"LSTM", "adding_problem_lstm", AddingNet::lstm},
+                      {"tanh RNN", "adding_problem_tanh_rnn", AddingNet::tanh_rnn}};
   Plot plot("Adding problem, T = " + std::to_string(T), "optimizer step", "held-out MSE");
   plot.log_y = true;
   plot.reference_lines.push_back({"baseline 1/6", adding_baseline_mse});
   std::vector<std::vector<std::string>> rows;
   std::vector<float> final_mse;
-  auto train = [&](const std::string& label, AddingConfig c, int report_every, Plot& into) {
+  auto train = [&](const std::string& label, const std::string& stem, AddingConfig c,
+                   int report_every, Plot& into) {
     Series s{label, {}, {}, {}};
     Progress progress("adding, " + label, c.steps);
+    // Written at each report (every report_every steps, and the last): at most 120 lines a net.
+    MetricsLog metrics((report.dir() / (stem + "_metrics.jsonl")).string(),
+                       {.format = MetricsFormat::jsonl});
     const AddingProgress last = train_adding_problem(c, report_every, [&](const AddingProgress& p) {
       progress.update(p.step, p.loss);
+      metrics.log(p.step, {{"loss", p.loss}, {"held_out_mse", p.held_out_mse}});
       s.x.push_back(p.step);
       s.y.push_back(p.held_out_mse);
     });
@@ -48,7 +56,7 @@ void adding_problem_demo(Report& report, const DemoOptions& options) {
     c.net = n.net;
     c.sequence_length = T;
     c.steps = steps;
-    train(n.label, c, 50, plot);
+    train(n.label, n.stem, c, 50, plot);
   }
   report.plot("adding_problem", plot);
   // The IRNN (lecture 7d-08: a good initialization and momentum): slow, then sudden.
@@ -61,7 +69,7 @@ void adding_problem_demo(Report& report, const DemoOptions& options) {
             "held-out MSE");
   slow.log_y = true;
   slow.reference_lines.push_back({"baseline 1/6", adding_baseline_mse});
-  train("IRNN (ReLU, W_hh = I)", irnn, 2500, slow);
+  train("IRNN (ReLU, W_hh = I)", "adding_problem_irnn", irnn, 2500, slow);
   report.plot("adding_problem_irnn", slow);
   report.table({"net", "steps", "held-out MSE", "of the baseline"}, rows);
   report.claim("the LSTM learns the task: held-out MSE " + format_number(final_mse[0]) +

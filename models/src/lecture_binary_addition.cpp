@@ -6,6 +6,7 @@
 
 #include "tapeloop/models/binary_addition.hpp"
 #include "tapeloop/models/lecture.hpp"
+#include "tapeloop/models/metrics_log.hpp"
 #include "tapeloop/models/progress.hpp"
 
 namespace tapeloop::models {
@@ -20,9 +21,15 @@ void binary_addition_demo(Report& report, const DemoOptions& options) {
   BinaryAdditionRnn model(config.hidden, rng);
   Series loss{"training loss", {}, {}, {}}, accuracy{"held-out sums right", {}, {}, {}};
   Progress progress("binary addition", config.steps);
+  // A line at each report, every 25 steps: 120 lines for the 3000 steps.
+  MetricsLog metrics((report.dir() / "binary_addition_metrics.jsonl").string(),
+                     {.format = MetricsFormat::jsonl});
   const BinaryAdditionProgress last =
       train_binary_addition(model, rng, config, 25, [&](const BinaryAdditionProgress& p) {
         progress.update(p.step, p.loss);
+        metrics.log(
+            p.step,
+            {{"loss", p.loss}, {"bit_accuracy", p.bit_accuracy}, {"sum_accuracy", p.sum_accuracy}});
         loss.x.push_back(p.step);
         loss.y.push_back(p.loss);
         accuracy.x.push_back(p.step);

@@ -7,6 +7,7 @@
 #include "tapeloop/models/ctc_decode.hpp"
 #include "tapeloop/models/handwriting.hpp"
 #include "tapeloop/models/lecture.hpp"
+#include "tapeloop/models/metrics_log.hpp"
 #include "tapeloop/models/progress.hpp"
 
 namespace tapeloop::models {
@@ -31,11 +32,18 @@ void handwriting_demo(Report& report, const DemoOptions& options) {
   Series train{"training words", {}, {}, {}}, held{"held-out words", {}, {}, {}};
   Progress progress("handwriting (CTC)", static_cast<std::int64_t>(c.max_seconds), "s",
                     "held-out CER");
+  // A line at each report, every 250 steps and at the last (the time limit's): a few dozen.
+  MetricsLog metrics((report.dir() / "handwriting_metrics.jsonl").string(),
+                     {.format = MetricsFormat::jsonl});
   std::unique_ptr<HandwritingReader> reader;
   const HandwritingProgress last = train_handwriting(
       c, 250,
       [&](const HandwritingProgress& p) {
         progress.update(static_cast<std::int64_t>(p.seconds), p.held_out_cer);
+        metrics.log(p.step, {{"seconds", p.seconds},
+                             {"loss", p.loss},
+                             {"train_cer", p.train_cer},
+                             {"held_out_cer", p.held_out_cer}});
         train.x.push_back(p.seconds);
         train.y.push_back(p.train_cer);
         held.x.push_back(p.seconds);

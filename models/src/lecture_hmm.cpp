@@ -4,6 +4,7 @@
 
 #include "tapeloop/models/hmm.hpp"
 #include "tapeloop/models/lecture.hpp"
+#include "tapeloop/models/metrics_log.hpp"
 #include "tapeloop/models/progress.hpp"
 
 namespace tapeloop::models {
@@ -38,8 +39,12 @@ void hmm_demo(Report& report, const DemoOptions& options) {
                      std::to_string(c.train_steps) + " steps.");
   Series hmm{"HMM", {}, {}, {}}, rnn{"RNN", {}, {}, {}};
   Progress progress("HMM and RNN", c.train_steps, "steps", "HMM nats");
+  // The held-out nats per symbol of both models, at each tenth of the training.
+  MetricsLog metrics((report.dir() / "hmm_versus_rnn_metrics.jsonl").string(),
+                     {.format = MetricsFormat::jsonl});
   const HmmVersusRnnResult r = hmm_versus_rnn(c, [&](int step, double h, double n) {
     progress.update(step, h);
+    metrics.log(step, {{"hmm_nll", h}, {"rnn_nll", n}});
     hmm.x.push_back(step);
     hmm.y.push_back(h);
     rnn.x.push_back(step);
