@@ -25,12 +25,7 @@ using testing::TempDir;
 namespace {
 
 const json& golden() {
-  static const json data = [] {
-    const std::string path = testing::golden_path("lr_scheduler_golden.json");
-    std::ifstream in(path);
-    BOOST_REQUIRE_MESSAGE(in, "cannot open " << path);
-    return json::parse(in);
-  }();
+  static const json data = testing::load_golden_json("lr_scheduler_golden.json");
   return data;
 }
 

@@ -18,23 +18,22 @@ inline std::string golden_path(const std::string& file) {
   return std::string(TAPELOOP_GOLDEN_DIR) + "/" + file;
 }
 
+/// A JSON file of tests/golden/, parsed.
+inline nlohmann::json load_golden_json(const std::string& file) {
+  std::ifstream in(golden_path(file));
+  BOOST_REQUIRE_MESSAGE(in, "cannot open " << golden_path(file));
+  return nlohmann::json::parse(in);
+}
+
 /// tests/golden/optim_golden.json, written by make_optim_golden.py from torch.optim.
 inline const nlohmann::json& optim_golden() {
-  static const nlohmann::json golden = [] {
-    std::ifstream in(golden_path("optim_golden.json"));
-    BOOST_REQUIRE_MESSAGE(in, "cannot open " << golden_path("optim_golden.json"));
-    return nlohmann::json::parse(in);
-  }();
+  static const nlohmann::json golden = load_golden_json("optim_golden.json");
   return golden;
 }
 
 /// tests/golden/ops_golden.json, written by make_ops_golden.py from torch.nn.functional.
 inline const nlohmann::json& ops_golden() {
-  static const nlohmann::json golden = [] {
-    std::ifstream in(golden_path("ops_golden.json"));
-    BOOST_REQUIRE_MESSAGE(in, "cannot open " << golden_path("ops_golden.json"));
-    return nlohmann::json::parse(in);
-  }();
+  static const nlohmann::json golden = load_golden_json("ops_golden.json");
   return golden;
 }
 
