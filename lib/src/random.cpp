@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "tapeloop/errors.hpp"
+
 namespace tapeloop {
 namespace {
 
@@ -21,6 +23,21 @@ std::uint64_t rotl(std::uint64_t x, int k) {
 
 Generator::Generator(std::uint64_t seed) {
   for (auto& s : s_) s = splitmix64(seed);
+}
+
+Generator::State Generator::state() const {
+  return {{s_[0], s_[1], s_[2], s_[3]}, spare_normal_, has_spare_};
+}
+
+void Generator::set_state(const State& state) {
+  if ((state.words[0] | state.words[1] | state.words[2] | state.words[3]) == 0) {
+    throw ValueError(
+        "Generator::set_state: all four words are zero, a state xoshiro256** never "
+        "reaches");
+  }
+  for (int i = 0; i < 4; ++i) s_[i] = state.words[i];
+  spare_normal_ = state.spare_normal;
+  has_spare_ = state.has_spare;
 }
 
 std::uint64_t Generator::next_u64() {

@@ -7,6 +7,7 @@
 
 #include "tapeloop/optim/optimizer.hpp"
 #include "tapeloop/parameter.hpp"
+#include "tapeloop/random.hpp"
 #include "tapeloop/safetensors.hpp"
 
 namespace tapeloop {
@@ -69,5 +70,21 @@ Metadata load_parameters(const std::filesystem::path& path,
                          std::span<const NamedParameter<double>> params,
                          Optimizer<double>* optimizer = nullptr,
                          const LoadParametersOptions& options = {});
+
+/// Stores `rng`'s state (Generator::state) in checkpoint metadata under `key` ("rng.data",
+/// "rng.dropout"), as text that restores it exactly. With the optimizer's state and a
+/// scheduler's, this is what makes a resumed run bit-identical to an uninterrupted one:
+///
+///   Metadata meta = scheduler.state_dict();
+///   save_generator_state(meta, "rng.data", data_rng);
+///   save_parameters(path, model, &optimizer, meta);
+///   ...
+///   const Metadata loaded = load_parameters(path, model, &optimizer);
+///   scheduler.load_state_dict(loaded);
+///   load_generator_state(loaded, "rng.data", data_rng);
+void save_generator_state(Metadata& metadata, const std::string& key, const Generator& rng);
+/// Restores a state stored by save_generator_state. Throws FormatError naming the key if it is
+/// missing or not such a state; `rng` is then unchanged.
+void load_generator_state(const Metadata& metadata, const std::string& key, Generator& rng);
 
 }  // namespace tapeloop

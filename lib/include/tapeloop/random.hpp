@@ -23,6 +23,19 @@ class Generator {
   /// Uniform integer in [0, n); n must be positive.
   std::uint64_t below(std::uint64_t n);
 
+  /// Everything that decides the next draws: xoshiro's four words and the normal kept from the
+  /// last Box-Muller pair. A generator given another's state draws what that one would next:
+  /// saved in a checkpoint (save_generator_state), it makes a resumed run draw the same
+  /// dropout masks and the same data order as an uninterrupted one.
+  struct State {
+    std::uint64_t words[4];
+    double spare_normal;
+    bool has_spare;
+  };
+  State state() const;
+  /// Throws ValueError for four zero words, the one state xoshiro never leaves.
+  void set_state(const State& state);
+
  private:
   std::uint64_t s_[4];
   double spare_normal_ = 0.0;

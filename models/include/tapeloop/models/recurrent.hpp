@@ -118,6 +118,9 @@ class RecurrentLayer : public Module<T> {
   Parameter<T>& bias_ih(int layer, bool reverse = false) { return at(layer, reverse, 2); }
   Parameter<T>& bias_hh(int layer, bool reverse = false) { return at(layer, reverse, 3); }
 
+  /// The Generator the dropout masks between layers are drawn from (seeded with
+  /// options.dropout_seed): its state goes into a checkpoint for a bit-exact resume.
+  Generator& dropout_generator() { return dropout_rng_; }
   RecurrentMode mode() const { return mode_; }
   const RecurrentOptions& options() const { return options_; }
   int directions() const { return options_.bidirectional ? 2 : 1; }
