@@ -328,4 +328,24 @@ BOOST_AUTO_TEST_CASE(random_damage_gives_format_errors_and_changes_nothing) {
   BOOST_TEST(format_errors > static_cast<int>(good.size()));
 }
 
+BOOST_AUTO_TEST_CASE(parameters_listed_in_place) {
+  TempDir dir("ckpt-list");
+  Parameter<double> w(Tensor<double>::full({2, 3}, 1.5), "w");
+  Parameter<double> b(Tensor<double>::full({3}, -2.0), "b");
+  SGD<double> sgd({&w, &b}, {.lr = 0.1, .momentum = 0.9});
+  w.grad().fill(1.0);
+  b.grad().fill(1.0);
+  sgd.step();
+  save_parameters(dir.path() / "list.safetensors", {&w, &b}, &sgd, {{"epoch", "2"}});
+  Parameter<double> w2(Tensor<double>::zeros({2, 3}), "w");
+  Parameter<double> b2(Tensor<double>::zeros({3}), "b");
+  SGD<double> sgd2({&w2, &b2}, {.lr = 0.1, .momentum = 0.9});
+  const Metadata meta = load_parameters(dir.path() / "list.safetensors", {&w2, &b2}, &sgd2);
+  BOOST_TEST(meta.at("epoch") == "2");
+  BOOST_TEST(w2.value()[5] == w.value()[5]);
+  BOOST_TEST(b2.value()[0] == b.value()[0]);
+  BOOST_TEST(sgd2.step_count(0) == 1);
+  load_parameters(dir.path() / "list.safetensors", {&w2, &b2});  // without the optimizer
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -19,8 +19,7 @@ BOOST_AUTO_TEST_CASE(killed_writer_leaves_a_whole_checkpoint) {
   // 8 MB, so that a save takes long enough to be killed in the middle of it.
   constexpr std::int64_t n = 2'000'000;
   Parameter<float> w(Tensor<float>::full({n}, 1.0f), "w");
-  Parameter<float>* const saved[] = {&w};
-  save_parameters(path, saved);
+  save_parameters(path, {&w});
   Generator rng(3);
   int killed_mid_write = 0, saw_old = 0, saw_new = 0;
   for (int trial = 0; trial < 25; ++trial) {
@@ -29,8 +28,7 @@ BOOST_AUTO_TEST_CASE(killed_writer_leaves_a_whole_checkpoint) {
     if (pid == 0) {
       // The child saves a second version again and again until it is killed.
       Parameter<float> v(Tensor<float>::full({n}, 2.0f), "w");
-      Parameter<float>* const next[] = {&v};
-      for (;;) save_parameters(path, next);
+      for (;;) save_parameters(path, {&v});
     }
     ::usleep(static_cast<useconds_t>(rng.below(200'000)));
     ::kill(pid, SIGKILL);
@@ -46,8 +44,7 @@ BOOST_AUTO_TEST_CASE(killed_writer_leaves_a_whole_checkpoint) {
     }
     // Whatever the moment, the file is one whole version: all ones or all twos.
     Parameter<float> r(Tensor<float>::zeros({n}), "w");
-    Parameter<float>* const loaded[] = {&r};
-    BOOST_REQUIRE_NO_THROW(load_parameters(path, loaded));
+    BOOST_REQUIRE_NO_THROW(load_parameters(path, {&r}));
     const float first = r.value()[0];
     BOOST_TEST((first == 1.0f || first == 2.0f));
     std::int64_t differing = 0;

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <initializer_list>
 #include <span>
+#include <type_traits>
 
 #include "tapeloop/optim/optimizer.hpp"
 #include "tapeloop/parameter.hpp"
@@ -43,6 +45,15 @@ void save_parameters(const std::filesystem::path& path,
                      std::span<const NamedParameter<double>> params,
                      const Optimizer<double>* optimizer = nullptr, const Metadata& metadata = {});
 
+/// save_parameters(path, {&w, &b}, &optimizer): the parameters listed in place.
+template <class T>
+void save_parameters(const std::filesystem::path& path, std::initializer_list<Parameter<T>*> params,
+                     std::type_identity_t<const Optimizer<T>*> optimizer = nullptr,
+                     const Metadata& metadata = {}) {
+  save_parameters(path, std::span<Parameter<T>* const>(params.begin(), params.size()), optimizer,
+                  metadata);
+}
+
 /// Loads a checkpoint written by save_parameters into `params` (and `optimizer`'s state), and
 /// returns the file's metadata.
 ///
@@ -60,6 +71,15 @@ Metadata load_parameters(const std::filesystem::path& path,
                          std::span<Parameter<double>* const> params,
                          Optimizer<double>* optimizer = nullptr,
                          const LoadParametersOptions& options = {});
+/// load_parameters(path, {&w, &b}, &optimizer): the parameters listed in place.
+template <class T>
+Metadata load_parameters(const std::filesystem::path& path,
+                         std::initializer_list<Parameter<T>*> params,
+                         std::type_identity_t<Optimizer<T>*> optimizer = nullptr,
+                         const LoadParametersOptions& options = {}) {
+  return load_parameters(path, std::span<Parameter<T>* const>(params.begin(), params.size()),
+                         optimizer, options);
+}
 /// The same with the names given next to the parameters (a module's named_parameters(); see
 /// models::load_parameters).
 Metadata load_parameters(const std::filesystem::path& path,
