@@ -97,6 +97,10 @@ BOOST_AUTO_TEST_CASE(errors_name_the_function) {
                                "generate: prompt id 9 is outside the vocabulary [0,9)");
   TAPELOOP_CHECK_THROW_MESSAGE(generate(model, std::vector<std::int64_t>{1}, -1, {}, rng),
                                ValueError, "generate: length -1 is negative");
+  TAPELOOP_CHECK_THROW_MESSAGE(
+      generate(model, std::vector<std::int64_t>{1}, 3, {.temperature = -0.5}, rng), ValueError,
+      "generate: temperature -0.500000 and top_k 0: expected temperature >= 0 and top_k >= 0");
+  BOOST_TEST(model.training());
   const Tensor<float> logits = Tensor<float>::from({2}, {0.0f, 1.0f});
   TAPELOOP_CHECK_THROW_MESSAGE(sample_logits(logits.ref(), {.temperature = -1.0}, rng), ValueError,
                                "sample_logits: temperature -1.000000 must be >= 0");

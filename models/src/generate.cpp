@@ -53,6 +53,12 @@ std::vector<std::int64_t> generate(CharModel& model, std::span<const std::int64_
   if (length < 0) {
     throw ValueError("generate: length " + std::to_string(length) + " is negative");
   }
+  // The options are checked before anything runs, so that an error names generate's call.
+  if (!(options.temperature >= 0.0) || options.top_k < 0) {
+    throw ValueError("generate: temperature " + std::to_string(options.temperature) +
+                     " and top_k " + std::to_string(options.top_k) +
+                     ": expected temperature >= 0 and top_k >= 0");
+  }
   for (std::int64_t id : prompt) {
     if (id < 0 || id >= vocabulary) {
       throw ValueError("generate: prompt id " + std::to_string(id) +
