@@ -47,8 +47,8 @@ struct ClassLossRule {
     }
     v = shape.rank() == 1 ? detail::AxisView{1, shape[0], 1} : detail::axis_view(shape, 1);
     if (count != v.outer * v.inner) {
-      throw ShapeError(std::string(name) + input + shape.str() + " and " +
-                       std::to_string(count) + " targets: expected one target per position (" +
+      throw ShapeError(std::string(name) + input + shape.str() + " and " + std::to_string(count) +
+                       " targets: expected one target per position (" +
                        std::to_string(v.outer * v.inner) + ")");
     }
     if (weight && weight_count != v.n) {
