@@ -33,7 +33,7 @@ struct MetricsLogOptions {
 /// Lines of "step" and named numbers:
 ///
 ///   MetricsLog log("run.csv", {.format = MetricsFormat::csv, .every = 10});
-///   log.log(step, {{"loss", loss.item()}, {"lr", optimizer.lr()}});
+///   log.log(step, {{"loss", loss.item()}, {"lr", optimizer.learning_rate()}});
 ///
 /// CSV: a header line "step,loss,lr" written with the first line, whose names then fix the
 /// columns (a later line with other names, or in another order, throws ValueError); NaN and
