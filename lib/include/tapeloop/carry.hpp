@@ -19,9 +19,9 @@ namespace tapeloop {
 ///   for (each window of the stream) {
 ///     tape.clear();
 ///     State<float> s0 = carry.read(tape);             // leaves over the held values
-///     auto [state, outputs] = scan(tape, cell, xs, s0, weights);
-///     tape.backward(loss(outputs));                   // the gradient stops at s0
-///     carry.write(state);                             // kept for the next window
+///     ScanResult<float> r = scan(tape, cell, xs, s0, weights);
+///     tape.backward(loss(r.outputs));                 // the gradient stops at s0
+///     carry.write(r.state);                           // kept for the next window
 ///     optimizer.step();
 ///   }
 ///

@@ -39,8 +39,9 @@ struct TopK {
 };
 
 /// The k largest (or, with largest = false, smallest) elements along `axis`, sorted from the
-/// most extreme, as torch.topk(x, k, dim, largest, sorted=True). A NaN ranks above every number
-/// when largest and below every number otherwise; equal values keep their order along the axis.
+/// most extreme, as torch.topk(x, k, dim, largest, sorted=True). A NaN counts as larger than
+/// every number, as PyTorch sorts it: first when largest, last otherwise. Equal values keep
+/// their order along the axis.
 /// ValueError unless 0 <= k <= the axis's size.
 template <class T>
 TopK<T> topk(const Var<T>& x, std::int64_t k, int axis = -1, bool largest = true);
