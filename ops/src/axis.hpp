@@ -1,4 +1,5 @@
-// Axis helpers for reductions and softmax: checking an axis, viewing x as [outer, n, inner].
+// Axis helpers for reductions and softmax: checking an axis, viewing x as [outer, n, inner], and
+// the running maximum and minimum.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +47,20 @@ inline Shape reduced_shape(const Shape& shape, int axis, bool keepdim) {
     }
   }
   return out;
+}
+
+/// The running maximum of max, logsumexp and argmax: takes v when it is larger, or when it is
+/// NaN and the maximum so far is not (so NaN propagates like PyTorch). Ties keep the first.
+template <class T>
+bool replaces_max(T v, T best) {
+  return v > best || (v != v && best == best);
+}
+
+/// The running minimum of min and argmin: the mirror of replaces_max, NaN propagating the same
+/// way.
+template <class T>
+bool replaces_min(T v, T best) {
+  return v < best || (v != v && best == best);
 }
 
 }  // namespace tapeloop::detail

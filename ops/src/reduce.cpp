@@ -78,19 +78,6 @@ void require_nonempty_axis(const char* op, const Shape& shape, int axis) {
   }
 }
 
-// The running maximum for max and logsumexp: takes v when it is larger, or when it is NaN and
-// the maximum so far is not (so NaN propagates like PyTorch). Ties keep the first element.
-template <class T>
-bool replaces_max(T v, T best) {
-  return v > best || (v != v && best == best);
-}
-
-// The running minimum for min: the mirror of replaces_max, NaN propagating the same way.
-template <class T>
-bool replaces_min(T v, T best) {
-  return v < best || (v != v && best == best);
-}
-
 // The maximum (or, with Min, the minimum) along one axis; the gradient goes to the first
 // extremal element.
 template <class T, bool Min = false>
@@ -121,7 +108,7 @@ struct ExtremumRule {
       for (std::int64_t j = 1; j < v.n; ++j) {
         const T* xr = x0 + j * v.inner;
         for (std::int64_t k = 0; k < v.inner; ++k) {
-          if (Min ? replaces_min(xr[k], y[k]) : replaces_max(xr[k], y[k])) {
+          if (Min ? detail::replaces_min(xr[k], y[k]) : detail::replaces_max(xr[k], y[k])) {
             y[k] = xr[k];
             if (arg) arg[o * v.inner + k] = j;
           }
@@ -178,7 +165,7 @@ struct LogsumexpRule {
       for (std::int64_t j = 1; j < v.n; ++j) {
         const T* xr = x0 + j * v.inner;
         for (std::int64_t k = 0; k < v.inner; ++k) {
-          if (replaces_max(xr[k], y[k])) y[k] = xr[k];
+          if (detail::replaces_max(xr[k], y[k])) y[k] = xr[k];
         }
       }
       for (std::int64_t k = 0; k < v.inner; ++k) {

@@ -12,14 +12,11 @@
 namespace tapeloop {
 namespace {
 
-// Whether a ranks strictly before b: larger first (Largest) or smaller first, NaN first either
-// way for argmax/topk-largest and argmin (they propagate NaN like max and min do), NaN last for
-// topk-smallest (PyTorch sorts NaN above every number).
-template <class T, bool Largest, bool NanFirst>
-bool ranks_before(T a, T b) {
-  const bool a_nan = a != a, b_nan = b != b;
-  if (a_nan || b_nan) return NanFirst ? (a_nan && !b_nan) : (b_nan && !a_nan);
-  return Largest ? a > b : a < b;
+// topk's order when smallest: smaller first and NaN last (PyTorch sorts NaN above every
+// number). When largest it is detail::replaces_max, NaN first.
+template <class T>
+bool smaller_nan_last(T a, T b) {
+  return a < b || (b != b && a == a);
 }
 
 // The view around a checked, non-empty axis, naming `op` in errors.
@@ -42,7 +39,11 @@ Indices arg_extremum(const char* op, TensorRef<const T> x, int axis, bool keepdi
       const T* base = x.data + o * v.n * v.inner + k;
       std::int64_t best = 0;
       for (std::int64_t j = 1; j < v.n; ++j) {
-        if (ranks_before<T, Largest, true>(base[j * v.inner], base[best * v.inner])) best = j;
+        const T candidate = base[j * v.inner], current = base[best * v.inner];
+        if (Largest ? detail::replaces_max(candidate, current)
+                    : detail::replaces_min(candidate, current)) {
+          best = j;
+        }
       }
       out.values[static_cast<std::size_t>(o * v.inner + k)] = best;
     }
@@ -86,8 +87,8 @@ TopK<T> topk(const Var<T>& x, std::int64_t k, int axis, bool largest) {
       const T* base = data + o * v.n * v.inner + i;
       for (std::int64_t j = 0; j < v.n; ++j) order[static_cast<std::size_t>(j)] = j;
       auto before = [&](std::int64_t a, std::int64_t b) {
-        return largest ? ranks_before<T, true, true>(base[a * v.inner], base[b * v.inner])
-                       : ranks_before<T, false, false>(base[a * v.inner], base[b * v.inner]);
+        return largest ? detail::replaces_max(base[a * v.inner], base[b * v.inner])
+                       : smaller_nan_last(base[a * v.inner], base[b * v.inner]);
       };
       // Stable: equal values keep their order along the axis.
       std::partial_sort(order.begin(), order.begin() + k, order.end(),
