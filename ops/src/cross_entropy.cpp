@@ -123,9 +123,9 @@ struct ClassLossRule {
     c.out()[0] = acc * scale;
   }
 
-  // d(term at position i)/d(input[o, j, k]) for each class j, passed to visit(j, flat index,
+  // d(term at position i)/d(input[o, j, k]) for each class j, passed to visit(flat index,
   // derivative): for logits (1 - eps) w[y] (p_j - [j = y]) + (eps / C) (W p_j - w[j]) with W the
-  // total weight, for log-probabilities -(1 - eps) w[y] [j = y].
+  // total weight; for log-probabilities (nll_loss, never smoothed) -w[y] at j = y only.
   template <class Visit>
   void for_each_derivative(const T* x, Visit visit) const {
     const T total = weight ? weight_total : static_cast<T>(v.n);
@@ -136,15 +136,14 @@ struct ClassLossRule {
         if (!kept(i)) continue;
         const std::int64_t y = targets[i];
         const T main = (T(1) - smoothing) * w(y);
+        if constexpr (!FromLogits) {  // no smoothing: only the target's entry has a derivative
+          visit((o * v.n + y) * v.inner + k, -main);
+          continue;
+        }
         for (std::int64_t j = 0; j < v.n; ++j) {
           const std::int64_t at = (o * v.n + j) * v.inner + k;
-          T d;
-          if constexpr (FromLogits) {
-            const T p = std::exp(x[at] - lse[i]);
-            d = main * p + spread * (total * p - w(j));
-          } else {
-            d = -spread * w(j);
-          }
+          const T p = std::exp(x[at] - lse[i]);
+          T d = main * p + spread * (total * p - w(j));
           if (j == y) d -= main;
           visit(at, d);
         }
