@@ -25,6 +25,17 @@ void check_batch_index(const char* who, std::int64_t i, std::int64_t count) {
   }
 }
 
+// Every batch of an epoch of `sampler` as its own list.
+template <class Sampler>
+std::vector<std::vector<std::int64_t>> copy_batches(const Sampler& sampler) {
+  std::vector<std::vector<std::int64_t>> out;
+  for (std::int64_t i = 0; i < sampler.num_batches(); ++i) {
+    const auto b = sampler.batch(i);
+    out.emplace_back(b.begin(), b.end());
+  }
+  return out;
+}
+
 template <class T>
 void fisher_yates(std::span<T> values, Generator& gen) {
   for (std::size_t i = values.size(); i > 1; --i) {
@@ -69,12 +80,7 @@ std::span<const std::int64_t> BatchSampler::batch(std::int64_t i) const {
 }
 
 std::vector<std::vector<std::int64_t>> BatchSampler::batches() const {
-  std::vector<std::vector<std::int64_t>> out;
-  for (std::int64_t i = 0; i < num_batches(); ++i) {
-    const auto b = batch(i);
-    out.emplace_back(b.begin(), b.end());
-  }
-  return out;
+  return copy_batches(*this);
 }
 
 std::vector<std::vector<std::int64_t>> shuffled_batches(std::int64_t size, std::int64_t batch_size,
@@ -153,12 +159,7 @@ std::span<const std::int64_t> BucketSampler::batch(std::int64_t i) const {
 }
 
 std::vector<std::vector<std::int64_t>> BucketSampler::batches() const {
-  std::vector<std::vector<std::int64_t>> out;
-  for (std::int64_t i = 0; i < num_batches(); ++i) {
-    const auto b = batch(i);
-    out.emplace_back(b.begin(), b.end());
-  }
-  return out;
+  return copy_batches(*this);
 }
 
 std::vector<std::vector<std::int64_t>> bucket_batches(std::span<const std::int64_t> lengths,
