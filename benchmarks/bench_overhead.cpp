@@ -1,7 +1,8 @@
 // Per-op overhead: a chain of 10,000 operators on a one-element tensor, recorded and
 // backpropagated, per op — the bookkeeping cost that dominates small recurrent nets (config S).
 // The "floor" chain records a rule that copies one number forward and adds one back: what the
-// tape and record() cost per operator, whatever the operator does.
+// tape and record() cost per operator, whatever the operator does. The "anomaly" runs repeat the
+// chains with anomaly detection on: what checking every value and gradient costs.
 #include <string>
 
 #include "bench_common.hpp"
@@ -24,11 +25,12 @@ struct FloorRule {
   void backward(BackwardContext<float>& c) const { c.grad(0)[0] += c.grad_out()[0]; }
 };
 
-void op_chain(benchmark::State& state, Chain kind, bool backward) {
+void op_chain(benchmark::State& state, Chain kind, bool backward, bool anomaly = false) {
   set_num_threads(1);
   Parameter<float> x(Tensor<float>::full({1}, 0.5f));
   Parameter<float> w(Tensor<float>::full({1}, 1.0f));
   Tape<float> tape;
+  tape.set_anomaly_detection(anomaly);
   for (auto _ : state) {
     tape.clear();
     x.zero_grad();
@@ -60,6 +62,8 @@ void register_overhead_benchmarks() {
                        [kind = kind](benchmark::State& s) { op_chain(s, kind, true); });
     register_benchmark(bench_name("overhead_record", name, "float", 1, 1),
                        [kind = kind](benchmark::State& s) { op_chain(s, kind, false); });
+    register_benchmark(bench_name("overhead_anomaly", name, "float", 1, 1),
+                       [kind = kind](benchmark::State& s) { op_chain(s, kind, true, true); });
   }
 }
 

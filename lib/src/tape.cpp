@@ -1,6 +1,7 @@
 // Tape: recording nodes, lazy gradient buffers, and the reverse sweep.
 #include "tapeloop/tape.hpp"
 
+#include "anomaly_state.hpp"
 #include "tapeloop/rule.hpp"
 
 #include <algorithm>
@@ -13,7 +14,11 @@ namespace tapeloop {
 template <class T>
 Tape<T>::Tape(std::size_t arena_bytes, std::size_t node_capacity) : arena_(arena_bytes) {
   nodes_.reserve(node_capacity);
+  if (detect_anomaly_by_default()) set_anomaly_detection(true);
 }
+
+template <class T>
+Tape<T>::~Tape() = default;
 
 template <class T>
 void Tape<T>::throw_not_live(const Var<T>& v, const char* op) const {
@@ -40,6 +45,8 @@ Var<T> Tape<T>::input(TensorRef<const T> value, bool requires_grad) {
   T* data = scratch(value.numel());
   std::copy(value.data, value.data + value.numel(), data);
   append_node(data, value.shape, "input", requires_grad ? Node<T>::requires_grad : 0u);
+  if (anomaly_) [[unlikely]]
+    check_value_anomaly(static_cast<std::uint32_t>(nodes_.size() - 1), nullptr, 0);
   return last_var();
 }
 
@@ -48,6 +55,8 @@ Var<T> Tape<T>::scalar(T value) {
   T* data = scratch(1);
   data[0] = value;
   append_node(data, Shape{}, "scalar");
+  if (anomaly_) [[unlikely]]
+    check_value_anomaly(static_cast<std::uint32_t>(nodes_.size() - 1), nullptr, 0);
   return last_var();
 }
 
@@ -56,6 +65,8 @@ Var<T> Tape<T>::full(const Shape& shape, T value) {
   T* data = scratch(shape.numel());
   std::fill(data, data + shape.numel(), value);
   append_node(data, shape, "full");
+  if (anomaly_) [[unlikely]]
+    check_value_anomaly(static_cast<std::uint32_t>(nodes_.size() - 1), nullptr, 0);
   return last_var();
 }
 
@@ -66,6 +77,8 @@ Var<T> Tape<T>::external_leaf(T* value, T* grad, const Shape& shape) {
     n.grad = grad;
     n.flags |= Node<T>::requires_grad;
   }
+  if (anomaly_) [[unlikely]]
+    check_value_anomaly(static_cast<std::uint32_t>(nodes_.size() - 1), nullptr, 0);
   return last_var();
 }
 
@@ -172,11 +185,24 @@ template <class T>
 Tape<T>& Tape<T>::recompute_tape() {
   // Starts small: it holds one checkpointed segment at a time and grows to that size.
   if (!recompute_tape_) recompute_tape_ = std::make_unique<Tape>(std::size_t{1} << 16, 256);
+  recompute_tape_->set_checked(arena_.checked());
+  // It follows this tape's anomaly detection, so a recomputed segment is checked as the
+  // recording it replays was.
+  if (anomaly_) [[unlikely]] {
+    if (!recompute_tape_->anomaly_) recompute_tape_->set_anomaly_detection(anomaly_->options);
+    recompute_tape_->anomaly_->recompute = true;
+  } else if (recompute_tape_->anomaly_) {
+    recompute_tape_->anomaly_.reset();
+  }
   return *recompute_tape_;
 }
 
 template <class T>
 void Tape<T>::run_backward(std::uint32_t from) {
+  if (anomaly_) [[unlikely]] {
+    run_backward_checked(from);
+    return;
+  }
   // Recording order is topological: every consumer of node i has an index above i, so when
   // the sweep reaches i its gradient is complete.
   for (std::int64_t i = from; i >= 0; --i) {
@@ -293,6 +319,11 @@ void Tape<T>::clear() {
   arena_.reset();
   ++generation_;
   backward_ran_ = false;
+  if (anomaly_) [[unlikely]] {
+    anomaly_->runs.clear();
+    anomaly_->active.clear();
+    anomaly_->forward_reported = false;
+  }
 }
 
 template <class T>

@@ -41,8 +41,19 @@ class Arena {
     return static_cast<T*>(allocate(bytes, bytes < 64 ? 16 : 64));
   }
 
-  /// Forgets all allocations; keeps (and coalesces) the memory.
+  /// Forgets all allocations; keeps (and coalesces) the memory. Checked, it hands out fresh
+  /// memory instead (see set_checked).
   void reset();
+
+  /// Checked mode, for finding references kept past a reset(): reset() fills what was handed
+  /// out with NaN bytes (0xff), marks it unreadable to AddressSanitizer, and keeps it unused for
+  /// one more reset before freeing it, so a stale reference reads NaN — or, under
+  /// AddressSanitizer, is reported at the read (use-after-poison, then heap-use-after-free).
+  /// It costs a fill and a heap allocation per reset, and twice the memory. On by default in
+  /// Debug and sanitizer builds of the library, or when the environment variable
+  /// TAPELOOP_CHECKED is 1 (0 turns it off).
+  void set_checked(bool on) { checked_ = on; }
+  bool checked() const { return checked_; }
   /// Bytes handed out since the last reset(), counting alignment padding.
   std::size_t bytes_in_use() const { return used_before_ + offset_; }
   /// Largest bytes_in_use() seen since construction or the last reset_peak().
@@ -65,10 +76,14 @@ class Arena {
   std::size_t offset_ = 0;       // bytes used in the current block
   std::size_t used_before_ = 0;  // bytes used (or skipped) in the blocks before it
   std::size_t peak_ = 0;
+  bool checked_;
+  std::vector<Block> quarantine_;  // checked: the blocks of the recording before the last reset
 
   void* allocate_in_next_block(std::size_t bytes, std::size_t alignment);
   void add_block(std::size_t min_bytes);
   void use_block(std::size_t index);
+  void reset_checked();
+  void release_quarantine();
 };
 
 }  // namespace tapeloop

@@ -51,6 +51,15 @@ struct TapeInternals {
     tape.tangents_[index] = t;
   }
   static Tape<T>& recompute_tape(Tape<T>& tape) { return tape.recompute_tape(); }
+  static bool anomaly_detection(const Tape<T>& tape) { return tape.anomaly_ != nullptr; }
+  static void check_value_anomaly(Tape<T>& tape, std::uint32_t out, const std::uint32_t* in,
+                                  int count) {
+    tape.check_value_anomaly(out, in, count);
+  }
+  static void enter_scan_step(Tape<T>& tape, const char* who, std::int64_t t, const char* cell) {
+    tape.enter_scan_step(who, t, cell);
+  }
+  static void leave_scan_step(Tape<T>& tape) { tape.leave_scan_step(); }
 };
 
 }  // namespace detail
@@ -249,15 +258,24 @@ void run_missing_tangent(Tape<T>& tape, const void* closure) {
   }
 }
 
+template <class Recorded>
+int recorded_inputs(const void* closure, const std::uint32_t** in) {
+  const auto& r = *static_cast<const Recorded*>(closure);
+  *in = r.inputs();
+  return r.count();
+}
+
 // The rules of R, one static table per rule type; Node points to it.
 template <class T, class Recorded, class R>
-inline constexpr RuleTable<T> rule_table{&run_backward_rule<T, Recorded>, [] {
+inline constexpr RuleTable<T> rule_table{&run_backward_rule<T, Recorded>,
+                                         [] {
                                            if constexpr (requires { R::no_tangent; }) {
                                              return &run_missing_tangent<T, Recorded>;
                                            } else {
                                              return &run_tangent_rule<T, Recorded>;
                                            }
-                                         }()};
+                                         }(),
+                                         &recorded_inputs<Recorded>};
 
 // Throws TapeError: operator `op` was given an empty Var.
 [[noreturn]] void throw_empty(const char* op);
@@ -280,6 +298,9 @@ Var<T> finish_record(Tape<T>& tape, R& rule, Var<T> out, const std::uint32_t* in
   if (!(Internals::node(tape, out.index()).flags & Node<T>::requires_grad)) {
     ForwardContext<T> ctx(tape, out.index(), in, count);
     rule.forward(ctx);
+    if (Internals::anomaly_detection(tape)) [[unlikely]] {
+      Internals::check_value_anomaly(tape, out.index(), in, count);
+    }
     return out;
   }
   using Recorded = RecordedRule<R, N>;
@@ -299,6 +320,9 @@ Var<T> finish_record(Tape<T>& tape, R& rule, Var<T> out, const std::uint32_t* in
   Node<T>& n = Internals::node(tape, out.index());
   n.rule = &rule_table<T, Recorded, R>;
   n.closure = recorded;
+  if (Internals::anomaly_detection(tape)) [[unlikely]] {
+    Internals::check_value_anomaly(tape, out.index(), recorded->inputs(), count);
+  }
   return out;
 }
 

@@ -10,8 +10,10 @@
 #include <new>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "tapeloop/anomaly.hpp"
 #include "tapeloop/arena.hpp"
 #include "tapeloop/errors.hpp"
 #include "tapeloop/scalar.hpp"
@@ -24,6 +26,7 @@ namespace tapeloop {
 namespace detail {
 template <class T>
 struct TapeInternals;
+struct AnomalyState;
 }  // namespace detail
 
 /// The rules of one operator type, shared by every node it records (tapeloop/rule.hpp makes
@@ -34,6 +37,8 @@ struct RuleTable {
   /// Computes the node's tangent from its inputs' (Tape::jvp); for a rule without one, throws
   /// NotImplementedError when an input has a tangent.
   void (*tangent)(Tape<T>& tape, const void* closure);
+  /// The recorded rule's input nodes (for anomaly detection): sets `in`, returns the count.
+  int (*inputs)(const void* closure, const std::uint32_t** in);
 };
 
 /// One recorded value. Plain data: a tape of any length is destroyed by freeing its arena.
@@ -80,6 +85,7 @@ class Tape {
 
   /// `arena_bytes` is the first arena block; it grows on demand.
   explicit Tape(std::size_t arena_bytes = std::size_t{1} << 20, std::size_t node_capacity = 1024);
+  ~Tape();
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
@@ -128,6 +134,30 @@ class Tape {
   /// Fill every new value buffer with NaN before the operator writes it, so an operator that
   /// leaves an element unwritten shows up as NaN (used by gradcheck and tests).
   void set_poison_values(bool on) { poison_values_ = on; }
+
+  // ---- anomaly detection -------------------------------------------------------------------
+
+  /// Checks every value an operator or leaf makes, and every gradient a backward rule adds, for
+  /// NaN and infinity, and reports the first (tapeloop/anomaly.hpp). Off by default (see
+  /// set_detect_anomaly); when off it costs one branch per operator. A checkpointed scan's
+  /// recompute tape follows this tape's setting.
+  void set_anomaly_detection(AnomalyOptions options);
+  void set_anomaly_detection(bool on) {
+    if (on) {
+      set_anomaly_detection(AnomalyOptions{});
+    } else {
+      AnomalyOptions off;
+      off.enabled = false;
+      set_anomaly_detection(std::move(off));
+    }
+  }
+  bool anomaly_detection() const { return anomaly_ != nullptr; }
+
+  /// Checked mode (Arena::set_checked): after clear(), a TensorRef or pointer kept from the old
+  /// recording reads NaN, or under AddressSanitizer is reported where it reads. On by default
+  /// in Debug and sanitizer builds of the library; TAPELOOP_CHECKED=1 or 0 decides at run time.
+  void set_checked(bool on) { arena_.set_checked(on); }
+  bool checked() const { return arena_.checked(); }
 
   std::size_t size() const { return nodes_.size(); }
   std::uint32_t generation() const { return generation_; }
@@ -209,6 +239,17 @@ class Tape {
   Var<T> last_var() {
     return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   }
+  // Anomaly detection (tape.cpp's companion anomaly.cpp); called only while it is on.
+  /// Reports node `index` if its value is not finite; `in` lists its `count` inputs.
+  void check_value_anomaly(std::uint32_t index, const std::uint32_t* in, int count);
+  /// Brackets the nodes recorded for step t of a scan (`who`), whose cell has type `cell`.
+  void enter_scan_step(const char* who, std::int64_t t, const char* cell);
+  void leave_scan_step();
+  /// run_backward(), checking each gradient a rule adds into.
+  void run_backward_checked(std::uint32_t from);
+  void report_anomaly(AnomalyReport&& report, bool backward);
+  void describe_node(AnomalyReport& report, std::uint32_t index) const;
+
   [[noreturn]] void throw_not_live(const Var<T>& v, const char* op) const;
   [[noreturn]] static void throw_too_many_nodes();
   T* make_grad(std::uint32_t index);
@@ -222,6 +263,7 @@ class Tape {
   std::vector<Node<T>> nodes_;
   std::vector<T*> tangents_;  // per node during and after jvp(); empty otherwise
   std::unique_ptr<Tape> recompute_tape_;
+  std::unique_ptr<detail::AnomalyState> anomaly_;  // null while anomaly detection is off
   std::uint32_t generation_ = 1;
   bool grad_enabled_ = true;
   bool poison_values_ = false;

@@ -2,6 +2,7 @@
 // checkpoints, threading, the version.
 #pragma once
 
+#include "tapeloop/anomaly.hpp"
 #include "tapeloop/carry.hpp"
 #include "tapeloop/checkpoint.hpp"
 #include "tapeloop/errors.hpp"

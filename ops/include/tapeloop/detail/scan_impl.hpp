@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <typeinfo>
 
 #include "tapeloop/rule.hpp"
 
@@ -37,11 +38,33 @@ inline std::int64_t time_index(std::int64_t k, std::int64_t steps, bool reverse)
   return reverse ? steps - 1 - k : k;
 }
 
+/// While it lives, what `tape` records belongs to step t of scan `who`, for anomaly reports.
+/// Does nothing unless anomaly detection is on.
+template <class T>
+class ScanStepScope {
+ public:
+  ScanStepScope(Tape<T>& tape, const char* who, std::int64_t t, const char* cell)
+      : tape_(TapeInternals<T>::anomaly_detection(tape) ? &tape : nullptr) {
+    if (tape_) [[unlikely]]
+      TapeInternals<T>::enter_scan_step(tape, who, t, cell);
+  }
+  ~ScanStepScope() {
+    if (tape_) [[unlikely]]
+      TapeInternals<T>::leave_scan_step(*tape_);
+  }
+  ScanStepScope(const ScanStepScope&) = delete;
+  ScanStepScope& operator=(const ScanStepScope&) = delete;
+
+ private:
+  Tape<T>* tape_;
+};
+
 /// One step: runs the cell on x_t; past a sequence's length keeps its state and zeroes y_t.
 template <class T, class Cell>
 StepResult<T> scan_step(const char* who, Tape<T>& tape, Cell& cell, std::span<const Var<T>> weights,
                         const State<T>& state, const Var<T>& xs, std::int64_t t,
                         const ScanOptions& options, StepShape& expected) {
+  const ScanStepScope<T> scope(tape, who, t, typeid(Cell).name());
   StepResult<T> next = cell(weights, state, select(xs, 0, t));
   check_step_result(who, state, next, expected, t, !options.lengths.empty(), xs.dim(1));
   if (options.lengths.empty()) return next;
