@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
 #include <utility>
 
 #if __has_include(<sanitizer/asan_interface.h>)
@@ -14,6 +15,8 @@
 #define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
 #define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
 #endif
+
+#include "tapeloop/errors.hpp"
 
 namespace tapeloop {
 namespace {
@@ -78,11 +81,21 @@ void Arena::use_block(std::size_t index) {
   offset_ = 0;
 }
 
+void Arena::throw_too_large(std::size_t count, std::size_t size) {
+  const std::string what =
+      size == 1 ? std::to_string(count) + " bytes"
+                : std::to_string(count) + " elements of " + std::to_string(size) + " bytes";
+  throw ValueError("Arena: " + what + ": more than one allocation can hold (PTRDIFF_MAX bytes)");
+}
+
 void* Arena::allocate_in_next_block(std::size_t bytes, std::size_t alignment) {
+  if (bytes > max_bytes) throw_too_large(bytes, 1);
   // The rest of this block is wasted (and counted as in use); move on to the next one, making
   // it if needed. A fresh block is 64-byte aligned, so the allocation starts at its beginning.
-  used_before_ += size_;
+  // The block is made before anything is counted, so that one the system refuses
+  // (std::bad_alloc) leaves the arena as it was.
   if (current_ + 1 == blocks_.size()) add_block(bytes + alignment);
+  used_before_ += size_;
   use_block(current_ + 1);
   return allocate(bytes, alignment);
 }

@@ -396,18 +396,17 @@ class SafetensorsReader {
       file_.fail(what + "rank " + std::to_string(dims.size()) + " exceeds the maximum of " +
                  std::to_string(Shape::max_rank));
     }
-    // Shape's own limit (2^62 elements, checked dimension by dimension as Shape::push_back
+    // Shape's own limit (Shape::can_append, checked dimension by dimension as Shape::push_back
     // does) is applied here first, so that a huge dimension, even inside a zero-element shape,
     // is the file's FormatError rather than Shape's ShapeError.
-    constexpr std::uint64_t max_elements = std::uint64_t{1} << 62;
+    constexpr auto max_dim = static_cast<std::uint64_t>(Shape::max_numel);
     Shape shape;
     for (const json& dim : dims) {
       std::uint64_t d = 0;
       if (!as_unsigned(dim, d)) {
         file_.fail(what + "shape " + dims.dump() + " is not a list of non-negative integers");
       }
-      if (d > max_elements ||
-          (d > 0 && static_cast<std::uint64_t>(shape.numel()) > max_elements / d)) {
+      if (d > max_dim || !shape.can_append(static_cast<std::int64_t>(d))) {
         file_.fail(what + "shape " + dims.dump() + " has more elements than can be counted");
       }
       shape.push_back(static_cast<std::int64_t>(d));

@@ -13,7 +13,8 @@ void Shape::throw_bad_push(std::int64_t dim) const {
     throw ShapeError("shape " + str() + ": negative dimension " + std::to_string(dim));
   }
   throw ShapeError("shape " + str() + ": appending dimension " + std::to_string(dim) +
-                   " overflows the element count");
+                   " overflows the element count (the product of the nonzero dimensions may "
+                   "not exceed 2^62)");
 }
 
 std::int64_t Shape::stride(int axis) const {

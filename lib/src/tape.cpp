@@ -42,6 +42,7 @@ void Tape<T>::throw_too_many_nodes() {
 
 template <class T>
 Var<T> Tape<T>::input(TensorRef<const T> value, bool requires_grad) {
+  check_buffer_size<T>("input", value.shape);
   T* data = scratch(value.numel());
   std::copy(value.data, value.data + value.numel(), data);
   append_node(data, value.shape, "input", requires_grad ? Node<T>::requires_grad : 0u);
@@ -62,6 +63,7 @@ Var<T> Tape<T>::scalar(T value) {
 
 template <class T>
 Var<T> Tape<T>::full(const Shape& shape, T value) {
+  check_buffer_size<T>("full", shape);
   T* data = scratch(shape.numel());
   std::fill(data, data + shape.numel(), value);
   append_node(data, shape, "full");
@@ -87,7 +89,8 @@ Var<T> Tape<T>::make_view(const char* op, const Var<T>& parent, std::int64_t off
                           const Shape& shape, bool share_grad) {
   check_live(parent, op);
   const Node<T>& p = nodes_[parent.index()];
-  if (offset < 0 || offset + shape.numel() > p.shape.numel()) {
+  // Without offset + numel, which overflows for an offset near the int64 limit.
+  if (offset < 0 || offset > p.shape.numel() || shape.numel() > p.shape.numel() - offset) {
     throw ShapeError(std::string(op) + ": view of " + std::to_string(shape.numel()) +
                      " elements at offset " + std::to_string(offset) + " does not fit in " +
                      p.shape.str());
@@ -300,6 +303,18 @@ void throw_empty(const char* op) {
   throw TapeError(std::string(op) +
                   ": empty Var (default-constructed; a running total starts from "
                   "tape.scalar(0))");
+}
+
+void rethrow_naming(const char* op, const InputShapes& shapes) {
+  try {
+    throw;
+  } catch (const ShapeError& e) {
+    const std::string message = e.what();
+    if (message.rfind("shape [", 0) != 0) throw;
+    std::string inputs;
+    for (int i = 0; i < shapes.size(); ++i) inputs += (i ? " and " : "") + shapes[i].str();
+    throw ShapeError(std::string(op) + ": " + inputs + ": " + message);
+  }
 }
 
 void throw_no_tangent(const char* op) {

@@ -11,8 +11,18 @@
 
 namespace tapeloop {
 
+void throw_buffer_too_large(const char* who, const Shape& shape, std::size_t element_size) {
+  throw ShapeError(std::string(who) + ": shape " + shape.str() + " has " +
+                   std::to_string(shape.numel()) + " elements of " + std::to_string(element_size) +
+                   " bytes, more than one buffer can hold (PTRDIFF_MAX bytes)");
+}
+
 template <class T>
 T* allocate_aligned(std::int64_t count) {
+  if (count < 0 || count > max_buffer_elements<T>) {
+    throw ValueError("allocate_aligned: " + std::to_string(count) + " elements of " +
+                     std::to_string(sizeof(T)) + " bytes is outside [0, PTRDIFF_MAX bytes]");
+  }
   std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(T);
   bytes = (bytes + tensor_alignment - 1) / tensor_alignment * tensor_alignment;
   void* p = std::aligned_alloc(tensor_alignment, bytes);
@@ -26,7 +36,10 @@ void Tensor<T>::FreeDeleter::operator()(T* p) const {
 }
 
 template <class T>
-Tensor<T>::Tensor(const Shape& shape) : shape_(shape), data_(allocate_aligned<T>(shape.numel())) {}
+Tensor<T>::Tensor(const Shape& shape) : shape_(shape) {
+  check_buffer_size<T>("Tensor", shape);
+  data_.reset(allocate_aligned<T>(shape.numel()));
+}
 
 template <class T>
 Tensor<T>::Tensor(const Tensor& other) : Tensor(other.shape_) {
@@ -81,6 +94,12 @@ Tensor<T> Tensor<T>::arange(T start, T stop, T step) {
     throw ValueError("arange: start, stop and step must be finite and step nonzero");
   }
   const double count = std::ceil((static_cast<double>(stop) - start) / step);
+  // Checked before the conversion, which is undefined for a double past int64's range.
+  if (count > static_cast<double>(max_buffer_elements<T>)) {
+    throw ValueError("arange: [" + std::to_string(start) + ", " + std::to_string(stop) +
+                     ") in steps of " + std::to_string(step) + " has " + std::to_string(count) +
+                     " elements, more than one buffer can hold");
+  }
   const std::int64_t n = count > 0 ? static_cast<std::int64_t>(count) : 0;
   Tensor t(Shape{n});
   for (std::int64_t i = 0; i < n; ++i) t[i] = static_cast<T>(start + static_cast<double>(i) * step);

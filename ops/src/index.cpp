@@ -39,8 +39,10 @@ struct IndexSelectRule {
     outer = detail::outer_size(xs, a);
     dim = xs[a];
     inner = detail::inner_size(xs, a);
-    Shape out = xs;
-    out[a] = n;
+    // Built through push_back, whose checks writing out[a] would skip: n copies of a slice
+    // may pass the element limit even when x is empty.
+    Shape out;
+    for (int d = 0; d < xs.rank(); ++d) out.push_back(d == a ? n : xs[d]);
     return out;
   }
   // dst's slice (o, j) = or += src's slice (o, ids[j]) (forward, tangent); the reverse

@@ -1,6 +1,7 @@
 // Reductions: an axis reduction views x as [outer, n, inner] and reduces the middle dimension.
 #include "tapeloop/ops/reduce.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -69,7 +70,7 @@ struct SumRule {
   }
 };
 
-// max and logsumexp have no value over an empty axis.
+// max and min have no value over an empty axis.
 void require_nonempty_axis(const char* op, const Shape& shape, int axis) {
   const int ax = detail::checked_axis(op, axis, shape);
   if (shape[ax] == 0) {
@@ -148,12 +149,17 @@ struct LogsumexpRule {
   Shape check(InputShapes s) {
     Shape out;
     v = reduce_view(name, s[0], where, out);
-    require_nonempty_axis(name, s[0], where.axis);
     return out;
   }
   void forward(ForwardContext<T>& c) const {
     const T* px = c.in(0);
     T* py = c.out();
+    if (v.n == 0) {
+      // The log of an empty sum, log(0), as PyTorch; backward and tangent then have no
+      // element of x to visit.
+      std::fill(py, py + v.outer * v.inner, -std::numeric_limits<T>::infinity());
+      return;
+    }
     if (v.inner == 1) return kernels::logsumexp_rows(px, py, v.outer, v.n);  // vector kernels
     T* s = c.scratch(v.inner);  // running sums of one outer slice
     for (std::int64_t o = 0; o < v.outer; ++o) {

@@ -53,9 +53,14 @@ struct JoinRule {
           throw ShapeError("concat: shapes " + shapes_str(s) + " differ outside axis " +
                            std::to_string(axis));
         }
-        total += s[i][a];
+        if (__builtin_add_overflow(total, s[i][a], &total)) {
+          throw ShapeError("concat: shapes " + shapes_str(s) + ": the sizes along axis " +
+                           std::to_string(axis) + " add up past the int64 range");
+        }
       }
-      out_shape[a] = total;
+      // Rebuilt through push_back, whose checks writing out_shape[a] would skip.
+      out_shape = Shape{};
+      for (int d = 0; d < first.rank(); ++d) out_shape.push_back(d == a ? total : first[d]);
     }
     outer = detail::outer_size(first, a);
     return out_shape;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace tapeloop {
@@ -14,6 +15,9 @@ namespace tapeloop {
 /// next recording of the same size fits without asking the heap for anything.
 class Arena {
  public:
+  /// The largest allocation: PTRDIFF_MAX bytes, the C++ limit on the size of an object.
+  static constexpr std::size_t max_bytes = PTRDIFF_MAX;
+
   explicit Arena(std::size_t initial_bytes = std::size_t{1} << 20);
   ~Arena();
   Arena(const Arena&) = delete;
@@ -22,9 +26,12 @@ class Arena {
   /// `bytes` of uninitialized memory aligned to `alignment` (a power of two, at most 64).
   /// Inline: a tape allocates two or three times per operator, and the common case is an
   /// add and a compare; moving to the next block is out of line.
+  /// More than max_bytes throws ValueError.
   void* allocate(std::size_t bytes, std::size_t alignment = 64) {
     const std::size_t start = (offset_ + alignment - 1) & ~(alignment - 1);
-    if (start + bytes <= size_) [[likely]] {
+    // start <= size_ (a block's size is a multiple of 64), so this cannot wrap as
+    // start + bytes would for a huge request.
+    if (bytes <= size_ - start) [[likely]] {
       offset_ = start + bytes;
       return data_ + start;
     }
@@ -37,6 +44,8 @@ class Arena {
   /// stores are unaligned, as they must be for views, which start anywhere in a value.
   template <class T>
   T* allocate_array(std::size_t count) {
+    if (count > max_bytes / sizeof(T)) [[unlikely]]
+      throw_too_large(count, sizeof(T));
     const std::size_t bytes = count * sizeof(T);
     return static_cast<T*>(allocate(bytes, bytes < 64 ? 16 : 64));
   }
@@ -62,6 +71,10 @@ class Arena {
   void reset_peak() { peak_ = bytes_in_use(); }
   /// Total bytes owned.
   std::size_t capacity() const;
+
+  /// Throws ValueError: `count` elements of `size` bytes pass max_bytes (for callers that
+  /// multiply a count by an object size before allocate()).
+  [[noreturn]] static void throw_too_large(std::size_t count, std::size_t size);
 
  private:
   struct Block {

@@ -107,6 +107,8 @@ class OpContext {
   template <class U>
   U* scratch_as(std::size_t count) const {
     static_assert(std::is_trivially_destructible_v<U>, "arena memory is never destroyed");
+    if (count > Arena::max_bytes / sizeof(U)) [[unlikely]]
+      Arena::throw_too_large(count, sizeof(U));
     return static_cast<U*>(detail::TapeInternals<T>::arena(*tape_).allocate(
         sizeof(U) * (count ? count : 1), alignof(U) <= 16 ? 16 : 64));
   }
@@ -280,6 +282,22 @@ inline constexpr RuleTable<T> rule_table{&run_backward_rule<T, Recorded>,
 // Throws TapeError: operator `op` was given an empty Var.
 [[noreturn]] void throw_empty(const char* op);
 
+// Called while a ShapeError from a rule's check() is handled: one that Shape threw (a result
+// whose dimensions overflow, built with push_back) is thrown again prefixed with `op` and the
+// inputs' shapes; the operators' own errors, which name them already, go on unchanged.
+[[noreturn]] void rethrow_naming(const char* op, const InputShapes& shapes);
+
+// rule.check(shapes), returning what it returns (a reference to an input's shape, or a shape by
+// value without a copy), with Shape's own errors named by rethrow_naming.
+template <class R>
+decltype(auto) check_naming(R& rule, const InputShapes& shapes) {
+  try {
+    return rule.check(shapes);
+  } catch (const ShapeError&) {
+    rethrow_naming(R::name, shapes);
+  }
+}
+
 // The tape of the first input, checked live (an empty Var throws here).
 template <class T>
 Tape<T>& tape_of(const Var<T>& first, const char* op) {
@@ -354,7 +372,8 @@ Var<T> record(R rule, const Var<T>& first, const Rest&... rest) {
   // reference, so a shape read from the tape is not first copied to the stack and read back
   // (a store-to-load forwarding stall per operator; see docs/architecture.md).
   Shape slot;
-  const Shape& out_shape = rule.check(InputShapes(shapes.data(), static_cast<int>(count), &slot));
+  const Shape& out_shape =
+      detail::check_naming(rule, InputShapes(shapes.data(), static_cast<int>(count), &slot));
   Var<T> out = Internals::append_value_node(*tape, R::name, out_shape, any_requires_grad);
   return detail::finish_record<R, count>(*tape, rule, out, in.data(), static_cast<int>(count));
 }
@@ -381,7 +400,7 @@ Var<T> record_list(R rule, std::span<const Var<T>> inputs) {
     shapes[i] = &Internals::node(tape, in[i]).shape;
   }
   Shape slot;
-  const Shape& out_shape = rule.check(InputShapes(shapes, count, &slot));
+  const Shape& out_shape = detail::check_naming(rule, InputShapes(shapes, count, &slot));
   Var<T> out = Internals::append_value_node(tape, R::name, out_shape, any_requires_grad);
   return detail::finish_record<R, 0>(tape, rule, out, in, count);
 }
@@ -405,7 +424,8 @@ Var<T> record_into(const Var<T>& parent, std::int64_t offset, R rule, const Var<
   const std::array<const Shape*, count> shapes{&Internals::node(tape, first.index()).shape,
                                                &Internals::node(tape, rest.index()).shape...};
   Shape slot;
-  const Shape out_shape = rule.check(InputShapes(shapes.data(), static_cast<int>(count), &slot));
+  const Shape out_shape =
+      detail::check_naming(rule, InputShapes(shapes.data(), static_cast<int>(count), &slot));
   Var<T> out = Internals::make_view(tape, R::name, parent, offset, out_shape, true);
   return detail::finish_record<R, count>(tape, rule, out, in.data(), static_cast<int>(count));
 }
@@ -417,9 +437,11 @@ Var<T> record_into(const Var<T>& parent, std::int64_t offset, R rule, const Var<
 template <class U, class T>
 U* record_scratch(Tape<T>& tape, std::int64_t count, std::size_t alignment = 16) {
   static_assert(std::is_trivially_destructible_v<U>, "arena memory is never destroyed");
+  const std::size_t n = static_cast<std::size_t>(count > 0 ? count : 1);
+  if (n > Arena::max_bytes / sizeof(U)) [[unlikely]]
+    Arena::throw_too_large(n, sizeof(U));
   return static_cast<U*>(detail::TapeInternals<T>::arena(tape).allocate(
-      sizeof(U) * static_cast<std::size_t>(count > 0 ? count : 1),
-      alignof(U) <= 16 && alignment <= 16 ? 16 : 64));
+      sizeof(U) * n, alignof(U) <= 16 && alignment <= 16 ? 16 : 64));
 }
 
 /// `count` empty Vars in `tape`'s arena (no heap), living until it is cleared: lists of Vars an

@@ -27,6 +27,7 @@ class Shape {
 
   int rank() const { return rank_; }
   std::int64_t operator[](int axis) const { return dims_[static_cast<std::size_t>(axis)]; }
+  /// Writing a dimension skips push_back's checks: the writer keeps within them.
   std::int64_t& operator[](int axis) { return dims_[static_cast<std::size_t>(axis)]; }
   const std::int64_t* begin() const { return dims_.data(); }
   const std::int64_t* end() const { return dims_.data() + rank_; }
@@ -40,11 +41,22 @@ class Shape {
   /// Row-major stride of `axis`, in elements.
   std::int64_t stride(int axis) const;
 
-  /// Appends a dimension; throws ShapeError past max_rank.
+  /// The largest product of a shape's nonzero dimensions, so also the most elements.
+  static constexpr std::int64_t max_numel = std::int64_t{1} << 62;
+
+  /// Whether push_back(dim) keeps the shape valid, the rank limit aside: dim is not negative
+  /// and the product of the nonzero dimensions stays within max_numel.
+  bool can_append(std::int64_t dim) const {
+    return dim >= 0 && (dim == 0 || nonzero_product() <= max_numel / dim);
+  }
+
+  /// Appends a dimension; throws ShapeError past max_rank, for a negative dimension, or when
+  /// the product of the nonzero dimensions would pass max_numel.
   void push_back(std::int64_t dim) {
-    // Keep numel() within int64: a product past 2^62 elements is a corrupt shape, not a tensor.
-    if (rank_ == max_rank || dim < 0 || (dim > 0 && numel() > (std::int64_t{1} << 62) / dim))
-        [[unlikely]] {
+    // The zero dimensions are left out of the product, so that every partial product of the
+    // dimensions (strides, the sizes around an axis) fits in int64 even for an empty shape:
+    // [0, 2^40, 2^40] is refused, as a corrupt shape rather than a tensor.
+    if (rank_ == max_rank || !can_append(dim)) [[unlikely]] {
       throw_bad_push(dim);
     }
     dims_[static_cast<std::size_t>(rank_++)] = dim;
@@ -65,6 +77,15 @@ class Shape {
  private:
   std::array<std::int64_t, max_rank> dims_{};
   int rank_ = 0;
+
+  std::int64_t nonzero_product() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < rank_; ++i) {
+      const std::int64_t d = dims_[static_cast<std::size_t>(i)];
+      n *= d == 0 ? 1 : d;
+    }
+    return n;
+  }
 
   // Throws the ShapeError saying why push_back(dim) is refused (out of line: the message).
   [[noreturn]] void throw_bad_push(std::int64_t dim) const;

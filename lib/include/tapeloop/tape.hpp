@@ -98,6 +98,7 @@ class Tape {
   /// A one-element constant.
   Var<T> scalar(T value);
   /// A constant of `shape` filled with `value`, in arena memory (no heap): zero initial states.
+  /// More than max_buffer_elements<T> elements throws ShapeError.
   Var<T> full(const Shape& shape, T value);
   Var<T> zeros(const Shape& shape) { return full(shape, T(0)); }
   /// A leaf over memory owned by the caller (no copy). When `grad` is not null backward adds
@@ -307,6 +308,7 @@ NoGradGuard<T> Tape<T>::no_grad() {
 template <class T>
 inline Var<T> Tape<T>::append_value_node(const char* op, const Shape& shape,
                                          bool any_input_requires_grad) {
+  check_buffer_size<T>(op, shape);
   T* value = scratch(shape.numel());
   if (poison_values_) [[unlikely]] {
     std::fill(value, value + shape.numel(), std::numeric_limits<T>::quiet_NaN());

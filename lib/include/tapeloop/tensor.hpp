@@ -1,6 +1,7 @@
 // Tensor (owning, 64-byte aligned, contiguous row-major) and TensorRef (a non-owning view of one).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -14,6 +15,26 @@ namespace tapeloop {
 
 /// Alignment of every tensor buffer, in bytes: one cache line, enough for any SIMD load.
 inline constexpr std::size_t tensor_alignment = 64;
+
+/// The most elements of T one buffer may hold: PTRDIFF_MAX bytes, the C++ limit on the size of
+/// an object. A Tensor, a tape's leaf and every operator's output of more is refused with a
+/// ShapeError (a size below it that the system cannot provide is std::bad_alloc).
+template <class T>
+inline constexpr std::int64_t max_buffer_elements = static_cast<std::int64_t>(PTRDIFF_MAX /
+                                                                              sizeof(T));
+
+// The message of check_buffer_size, out of line.
+[[noreturn]] void throw_buffer_too_large(const char* who, const Shape& shape,
+                                         std::size_t element_size);
+
+/// Throws ShapeError naming `who` and `shape` when a buffer of `shape` elements of T would pass
+/// max_buffer_elements<T>.
+template <class T>
+void check_buffer_size(const char* who, const Shape& shape) {
+  if (shape.numel() > max_buffer_elements<T>) [[unlikely]] {
+    throw_buffer_too_large(who, shape, sizeof(T));
+  }
+}
 
 /// A contiguous row-major block of memory owned by someone else: a tape's arena, a Parameter,
 /// a Tensor. Use `TensorRef<const T>` for read-only access.
@@ -39,7 +60,8 @@ class Tensor {
 
   /// An empty tensor: shape [0], no elements.
   Tensor() : shape_{0} {}
-  /// Uninitialized storage of the given shape.
+  /// Uninitialized storage of the given shape. More than max_buffer_elements<T> elements
+  /// throws ShapeError.
   explicit Tensor(const Shape& shape);
   Tensor(const Tensor& other);
   Tensor& operator=(const Tensor& other);
@@ -92,6 +114,7 @@ class Tensor {
 };
 
 /// 64-byte aligned storage for `count` elements of T (freed with std::free); never null.
+/// ValueError for a count outside [0, max_buffer_elements<T>].
 template <class T>
 T* allocate_aligned(std::int64_t count);
 

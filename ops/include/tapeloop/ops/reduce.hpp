@@ -34,7 +34,8 @@ Var<T> min(const Var<T>& x, int axis, bool keepdim = false);
 
 /// log(sum(exp(x))) along `axis`, computed as m + log(sum(exp(x - m))) with m the maximum so
 /// that nothing overflows; an all -inf slice gives -inf, a slice with +inf gives +inf. The
-/// gradient is softmax(x) along the axis. An axis of size 0 throws ShapeError.
+/// gradient is softmax(x) along the axis. Over an axis of size 0 it is log(0) = -inf, as in
+/// PyTorch (the sum of no terms is 0).
 template <class T>
 Var<T> logsumexp(const Var<T>& x, int axis, bool keepdim = false);
 
