@@ -2,6 +2,8 @@
 # Installs the dependencies, builds tapeloop and runs every test suite.
 #   bash scripts/run-tests.sh             Release build in build/ (-march=native)
 #   bash scripts/run-tests.sh --sanitize  ASan + UBSan build in build-sanitize/ (no models)
+#   bash scripts/run-tests.sh --tsan      ThreadSanitizer build in build-tsan/: the suites that run
+#                                         on several threads, kernels on the std::thread runner
 #   bash scripts/run-tests.sh --portable  Release build for x86-64-v3 in build-portable/
 #   bash scripts/run-tests.sh --simd512   Release build, 512-bit kernels, in build-simd512/
 #   bash scripts/run-tests.sh --package   installed, found and used from outside the tree
@@ -14,10 +16,11 @@ mode=native
 for arg in "$@"; do
   case "$arg" in
     --sanitize) mode=sanitize ;;
+    --tsan) mode=tsan ;;
     --portable) mode=portable ;;
     --simd512) mode=simd512 ;;
     --package) mode=package ;;
-    -h|--help) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-tests: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +42,18 @@ case "$mode" in
     # LeakSanitizer runs too: it works here, including under chroot.
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    ;;
+  tsan)
+    # The kernels run on the std::thread pool, whose locks ThreadSanitizer sees (Debian's oneTBB
+    # is not instrumented: its task hand-off would look like races). Only the suites that run
+    # code on several threads are built and run (tests/CMakeLists.txt), at two kernel threads
+    # unless a suite sets its own count, also on a one-CPU machine.
+    BUILD=build-tsan
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPELOOP_TSAN=ON -DTAPELOOP_THREADS=std \
+      -DTAPELOOP_SANITIZE=OFF "${COMMON[@]}" -DTAPELOOP_BUILD_MAIN=OFF -DTAPELOOP_BUILD_BENCHMARKS=OFF
+    export TAPELOOP_NUM_THREADS=2
+    # The first report fails the suite; a lock-order report shows both stacks.
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4"
     ;;
   portable)
     # What a packaged library runs: x86-64-v3 (AVX2 + FMA), whatever this CPU has beyond it.

@@ -1,21 +1,36 @@
 // Threading: the thread-count setting and TAPELOOP_NUM_THREADS, small work inline on the calling
-// thread, parallel chunks covering everything once, and GEMMs split into blocks across threads.
+// thread, parallel chunks covering everything once, on two threads at once, nested and from
+// several threads at once, and GEMMs split into blocks across threads.
 #include <sched.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "kernels/parallel.hpp"
+#include "kernels/reduce.hpp"
 #include "support/check.hpp"
 #include "tapeloop/threading.hpp"
 
 using namespace tapeloop;
+
+namespace {
+
+// The CPUs this process may run on.
+int allowed_cpus() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  return sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(test_threading)
 
@@ -45,6 +60,82 @@ BOOST_AUTO_TEST_CASE(small_work_runs_inline_on_the_calling_thread) {
   BOOST_TEST(aligned.load());
   BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == static_cast<long>(seen.size()));
   set_num_threads(before);
+}
+
+BOOST_AUTO_TEST_CASE(two_chunks_run_on_two_threads_at_once) {
+  // Each chunk waits until both have started: only two threads running them at the same time
+  // get past that (a deadline keeps a failure from hanging). One CPU gives TBB one thread.
+  if (allowed_cpus() < 2) return;
+  const int before = num_threads();
+  set_num_threads(2);
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> started{0};
+    std::atomic<bool> met{true};
+    detail::parallel_run(2, [&](std::int64_t) {
+      started.fetch_add(1);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (started.load() < 2) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          met = false;
+          return;
+        }
+        std::this_thread::yield();
+      }
+    });
+    BOOST_REQUIRE_MESSAGE(met.load(), "round " << round << ": the chunks ran one after the other");
+  }
+  set_num_threads(before);
+}
+
+BOOST_AUTO_TEST_CASE(nested_runs_cover_every_pair_once) {
+  // Runs and kernels started from inside a chunk neither deadlock nor lose or repeat a chunk.
+  const int before = num_threads();
+  set_num_threads(2);
+  const std::int64_t outer = 8, inner = 5;
+  std::vector<int> seen(static_cast<std::size_t>(outer * inner), 0);
+  std::vector<float> sums(static_cast<std::size_t>(outer), 0.0f);
+  const std::vector<float> ones(std::size_t{1} << 19, 1.0f);
+  detail::parallel_run(outer, [&](std::int64_t o) {
+    detail::parallel_run(inner,
+                         [&](std::int64_t i) { ++seen[static_cast<std::size_t>(o * inner + i)]; });
+    sums[static_cast<std::size_t>(o)] =
+        kernels::sum(ones.data(), static_cast<std::int64_t>(ones.size()));
+  });
+  set_num_threads(before);
+  BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == static_cast<long>(seen.size()));
+  BOOST_TEST(std::count(sums.begin(), sums.end(), static_cast<float>(ones.size())) == outer);
+}
+
+BOOST_AUTO_TEST_CASE(runs_from_several_threads_at_once) {
+  // Three application threads run chunks and a parallel sum at the same time, each getting its
+  // own chunks exactly once and the sum one thread gets.
+  const int before = num_threads();
+  set_num_threads(2);
+  Generator rng(4);
+  std::vector<float> x(300000);
+  for (float& v : x) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  const std::int64_t n = static_cast<std::int64_t>(x.size());
+  const float want = kernels::sum(x.data(), n);
+  const int rounds = 20;
+  const std::int64_t chunks = 7;
+  std::vector<std::vector<int>> seen(3, std::vector<int>(static_cast<std::size_t>(chunks), 0));
+  std::vector<int> right_sums(3, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < rounds; ++r) {
+        detail::parallel_run(chunks,
+                             [&](std::int64_t c) { ++seen[t][static_cast<std::size_t>(c)]; });
+        right_sums[t] += kernels::sum(x.data(), n) == want;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  set_num_threads(before);
+  for (std::size_t t = 0; t < 3; ++t) {
+    BOOST_TEST(std::count(seen[t].begin(), seen[t].end(), rounds) == chunks, "thread " << t);
+    BOOST_TEST(right_sums[t] == rounds, "thread " << t);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(large_matmul_in_blocks_matches_one_thread) {
@@ -96,10 +187,8 @@ BOOST_AUTO_TEST_CASE(thread_count_setting) {
 // environment; on its own (no TAPELOOP_EXPECT_THREADS) it checks nothing.
 BOOST_AUTO_TEST_CASE(environment_sets_the_default) {
   const char* expect = std::getenv("TAPELOOP_EXPECT_THREADS");
-  // 0 stands for the default: the CPUs this process may run on, as TBB counts them.
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  const int allowed = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+  // 0 stands for the default: the CPUs this process may run on.
+  const int allowed = allowed_cpus();
   if (expect != nullptr) {
     BOOST_TEST(num_threads() == (std::atoi(expect) == 0 ? allowed : std::atoi(expect)));
   }

@@ -28,6 +28,11 @@ install(FILES "${PROJECT_BINARY_DIR}/tapeloopConfig.cmake"
         DESTINATION ${TAPELOOP_CMAKE_DIR})
 
 # pkg-config: a static library lists what its final link needs in Libs.private/Requires.private.
+if(TAPELOOP_THREADS STREQUAL "tbb")
+  set(TAPELOOP_PC_REQUIRES_PRIVATE "tbb openblas")
+else()
+  set(TAPELOOP_PC_REQUIRES_PRIVATE "openblas")
+endif()
 foreach(pc tapeloop tapeloop-models)
   configure_file(lib/cmake/${pc}.pc.in "${PROJECT_BINARY_DIR}/${pc}.pc" @ONLY)
   install(FILES "${PROJECT_BINARY_DIR}/${pc}.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
