@@ -10,10 +10,12 @@
 #include <new>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tapeloop/arena.hpp"
 #include "tapeloop/errors.hpp"
+#include "tapeloop/parameter_anchor.hpp"
 #include "tapeloop/scalar.hpp"
 #include "tapeloop/shape.hpp"
 #include "tapeloop/tensor.hpp"
@@ -103,6 +105,11 @@ class Tape {
   Var<T> external_leaf(const T* value, T* grad, const Shape& shape) {
     return external_leaf(const_cast<T*>(value), grad, shape);  // never written: see above
   }
+  /// A Parameter's leaf: external_leaf() whose owner's anchor the tape keeps until clear(), so
+  /// backward() and jvp() throw TapeError instead of reading freed memory if the parameter was
+  /// destroyed in between.
+  Var<T> external_leaf(T* value, T* grad, const Shape& shape,
+                       std::shared_ptr<const ParameterAnchor> anchor);
 
   // ---- differentiation ----------------------------------------------------------------------
 
@@ -212,6 +219,8 @@ class Tape {
   [[noreturn]] void throw_not_live(const Var<T>& v, const char* op) const;
   [[noreturn]] static void throw_too_many_nodes();
   T* make_grad(std::uint32_t index);
+  /// Throws TapeError naming `op` if a parameter recorded on this tape has been destroyed.
+  void check_parameters_alive(const char* op) const;
   void check_output(const Var<T>& output, TensorRef<const T> seed) const;
   void run_backward(std::uint32_t from);
 
@@ -221,6 +230,8 @@ class Tape {
   Arena arena_;
   std::vector<Node<T>> nodes_;
   std::vector<T*> tangents_;  // per node during and after jvp(); empty otherwise
+  // Each parameter leaf's node and its parameter's anchor; capacity kept across clear().
+  std::vector<std::pair<std::uint32_t, std::shared_ptr<const ParameterAnchor>>> parameter_leaves_;
   std::unique_ptr<Tape> recompute_tape_;
   std::uint32_t generation_ = 1;
   bool grad_enabled_ = true;
