@@ -29,5 +29,6 @@ void register_kernel_benchmarks();
 void register_gemm_benchmarks();
 void register_overhead_benchmarks();
 void register_machine_benchmarks();
+void register_optim_benchmarks();
 
 }  // namespace tapeloop::bench

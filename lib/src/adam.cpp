@@ -31,7 +31,7 @@ std::vector<typename Optimizer<T>::StateKind> Adam<T>::state_kinds() const {
 }
 
 template <class T>
-void Adam<T>::step() {
+void Adam<T>::update() {
   const T beta1 = static_cast<T>(options_.beta1);
   const T beta2 = static_cast<T>(options_.beta2);
   const T one_minus_beta1 = static_cast<T>(1.0 - options_.beta1);
@@ -44,7 +44,6 @@ void Adam<T>::step() {
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
     Parameter<T>& p = *this->params_[i];
     if (!p.requires_grad()) continue;
-    this->check_shape(i);
     // Bias corrections use this parameter's own step count: a parameter unfrozen late starts
     // its correction from step 1, like PyTorch's per-parameter state.
     const double t = static_cast<double>(++this->steps_[i]);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "nonfinite.hpp"
 #include "optim_checks.hpp"
 
 namespace tapeloop {
@@ -10,7 +11,26 @@ namespace tapeloop {
 namespace {
 
 template <class T>
-double clip_norm(std::span<Parameter<T>* const> params, double max_norm, double norm_type) {
+[[noreturn]] void throw_nonfinite_norm(std::span<Parameter<T>* const> params, double total,
+                                       double norm_type) {
+  const char* consequence =
+      "the gradients were not clipped and are as they were (error_if_nonfinite is set)";
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Parameter<T>& p = *params[i];
+    if (p.requires_grad() && !detail::all_finite(p.grad().data(), p.grad().numel())) {
+      detail::throw_nonfinite_grad("clip_grad_norm", i, p, consequence);
+    }
+  }
+  throw ValueError("clip_grad_norm: the total " + detail::number_str(norm_type) + "-norm is " +
+                   detail::number_str(total) +
+                   " although every gradient element is finite: sum |g|^norm_type overflowed a "
+                   "double; the gradients were not clipped and are as they were "
+                   "(error_if_nonfinite is set)");
+}
+
+template <class T>
+double clip_norm(std::span<Parameter<T>* const> params, double max_norm, double norm_type,
+                 bool error_if_nonfinite) {
   detail::require_non_negative("clip_grad_norm", "max_norm", max_norm);
   if (!(norm_type > 0.0)) {
     throw ValueError("clip_grad_norm: norm_type must be > 0 or infinity, got " +
@@ -38,7 +58,10 @@ double clip_norm(std::span<Parameter<T>* const> params, double max_norm, double 
                        : norm_type == 2 ? std::sqrt(acc)
                        : norm_type == 1 ? acc
                                         : std::pow(acc, 1.0 / norm_type);
-  if (!std::isfinite(total)) return total;  // nothing sensible to scale by; see the header
+  if (!std::isfinite(total)) {  // nothing sensible to scale by; see the header
+    if (error_if_nonfinite) throw_nonfinite_norm(params, total, norm_type);
+    return total;
+  }
   // PyTorch's coefficient, with its 1e-6 guard against dividing by a zero norm.
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1.0) {
@@ -70,13 +93,13 @@ void clip_value(std::span<Parameter<T>* const> params, double clip) {
 
 }  // namespace
 
-double clip_grad_norm(std::span<Parameter<float>* const> params, double max_norm,
-                      double norm_type) {
-  return clip_norm(params, max_norm, norm_type);
+double clip_grad_norm(std::span<Parameter<float>* const> params, double max_norm, double norm_type,
+                      bool error_if_nonfinite) {
+  return clip_norm(params, max_norm, norm_type, error_if_nonfinite);
 }
-double clip_grad_norm(std::span<Parameter<double>* const> params, double max_norm,
-                      double norm_type) {
-  return clip_norm(params, max_norm, norm_type);
+double clip_grad_norm(std::span<Parameter<double>* const> params, double max_norm, double norm_type,
+                      bool error_if_nonfinite) {
+  return clip_norm(params, max_norm, norm_type, error_if_nonfinite);
 }
 void clip_grad_value(std::span<Parameter<float>* const> params, double clip) {
   clip_value(params, clip);

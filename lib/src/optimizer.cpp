@@ -1,9 +1,12 @@
-// Optimizer: parameter bookkeeping, learning rate, shape checks and named state.
+// Optimizer: parameter bookkeeping, learning rate, the checks every step() makes (parameters
+// alive, shapes unchanged, gradients finite) and named state.
 #include "tapeloop/optim/optimizer.hpp"
 
+#include <cstdio>
 #include <set>
 #include <string_view>
 
+#include "nonfinite.hpp"
 #include "optim_checks.hpp"
 #include "tapeloop/errors.hpp"
 
@@ -23,11 +26,70 @@ Optimizer<T>::Optimizer(std::span<Parameter<T>* const> params, double lr, const 
                        params_[i]->name() + "') appears twice; it would be updated twice");
     }
     shapes_.push_back(params_[i]->shape());
+    anchors_.push_back(params_[i]->anchor());
   }
 }
 
 template <class T>
+void Optimizer<T>::step() {
+  // Every check comes before the first write, so whatever throws, nothing has changed.
+  check_parameters();
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (params_[i]->requires_grad()) check_shape(i);
+  }
+  if (nonfinite_policy_ != NonFiniteGradPolicy::unchecked && has_nonfinite_grad()) {
+    ++skipped_steps_;  // only reached under skip: raise has thrown
+    last_step_skipped_ = true;
+    return;
+  }
+  last_step_skipped_ = false;
+  update();
+}
+
+template <class T>
+bool Optimizer<T>::has_nonfinite_grad() const {
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const Parameter<T>& p = *params_[i];
+    if (!p.requires_grad() || detail::all_finite(p.grad().data(), p.grad().numel())) continue;
+    if (nonfinite_policy_ == NonFiniteGradPolicy::raise) {
+      detail::throw_nonfinite_grad(who_, i, p,
+                                   "the step was not taken and nothing changed (find where it "
+                                   "comes from, or set_nonfinite_policy(skip) to skip such steps)");
+    }
+    return true;
+  }
+  return false;
+}
+
+template <class T>
+void Optimizer<T>::throw_not_live(std::size_t i) const {
+  const ParameterAnchor& anchor = *anchors_[i];
+  const std::string fix =
+      "; keep parameters at fixed addresses (reserve the std::vector before adding them, or use "
+      "std::deque or std::unique_ptr<Parameter>) and make the optimizer after";
+  if (anchor.owner == nullptr) {
+    const std::string name = anchor.name.empty() ? "unnamed" : "'" + anchor.name + "'";
+    throw LifetimeError(std::string(who_) + ": parameter " + std::to_string(i) + " (" + name +
+                        ") was destroyed, or assigned over, after the optimizer was made; the "
+                        "parameters must outlive the optimizer" +
+                        fix);
+  }
+  // The anchor's owner is the live Parameter that holds the storage now.
+  const auto* moved_to = static_cast<const Parameter<T>*>(anchor.owner);
+  const std::string name = moved_to->name().empty() ? "unnamed" : "'" + moved_to->name() + "'";
+  char addresses[64];
+  std::snprintf(addresses, sizeof addresses, "from %p to %p", static_cast<const void*>(params_[i]),
+                anchor.owner);
+  throw LifetimeError(std::string(who_) + ": parameter " + std::to_string(i) + " (" + name +
+                      ") was moved " + addresses +
+                      " after the optimizer was made (a std::vector<Parameter> that grew?), and "
+                      "the optimizer still holds its old address" +
+                      fix);
+}
+
+template <class T>
 void Optimizer<T>::zero_grad() {
+  check_parameters();
   for (Parameter<T>* p : params_) p->zero_grad();
 }
 
@@ -57,6 +119,7 @@ void Optimizer<T>::check_shape(std::size_t i) const {
 
 template <class T>
 std::vector<std::string> Optimizer<T>::parameter_names() const {
+  check_parameters();
   std::vector<std::string> names;
   names.reserve(params_.size());
   for (const Parameter<T>* p : params_) names.push_back(p->name());
@@ -105,6 +168,7 @@ std::vector<ConstNamedState<T>> Optimizer<T>::named_state() const {
 template <class T>
 std::vector<ConstNamedState<T>> Optimizer<T>::named_state(
     std::span<const std::string> names) const {
+  check_parameters();
   check_names(names);
   std::vector<ConstNamedState<T>> out;
   for (const StateKind& kind : state_kinds()) {
@@ -136,6 +200,7 @@ std::vector<ConstNamedStep> Optimizer<T>::named_steps() const {
 
 template <class T>
 std::vector<ConstNamedStep> Optimizer<T>::named_steps(std::span<const std::string> names) const {
+  check_parameters();
   check_names(names);
   std::vector<ConstNamedStep> out;
   for (std::size_t i = 0; i < params_.size(); ++i) {

@@ -28,7 +28,7 @@ std::vector<typename Optimizer<T>::StateKind> RMSProp<T>::state_kinds() const {
 }
 
 template <class T>
-void RMSProp<T>::step() {
+void RMSProp<T>::update() {
   const T lr = static_cast<T>(this->lr_);
   const T alpha = static_cast<T>(options_.alpha);
   const T one_minus_alpha = static_cast<T>(1.0 - options_.alpha);
@@ -39,7 +39,6 @@ void RMSProp<T>::step() {
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
     Parameter<T>& p = *this->params_[i];
     if (!p.requires_grad()) continue;
-    this->check_shape(i);
     ++this->steps_[i];  // not used by the rule; kept for checkpoints, as PyTorch keeps it
     T* w = p.value().data();
     const T* grad = p.grad().data();

@@ -24,7 +24,7 @@ std::vector<typename Optimizer<T>::StateKind> SGD<T>::state_kinds() const {
 }
 
 template <class T>
-void SGD<T>::step() {
+void SGD<T>::update() {
   // Hyperparameters are doubles, as in PyTorch; like its kernels, each enters the arithmetic
   // as one value of type T, so float parameters are updated in float.
   const T lr = static_cast<T>(this->lr_);
@@ -35,7 +35,6 @@ void SGD<T>::step() {
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
     Parameter<T>& p = *this->params_[i];
     if (!p.requires_grad()) continue;
-    this->check_shape(i);
     // PyTorch makes the buffer on a parameter's first step as a copy of the gradient, not by
     // decaying a zero buffer (which would scale the first step by 1 - dampening).
     const bool first = this->steps_[i]++ == 0;

@@ -85,6 +85,29 @@ Var<T> Tape<T>::external_leaf(T* value, T* grad, const Shape& shape) {
 }
 
 template <class T>
+Var<T> Tape<T>::external_leaf(T* value, T* grad, const Shape& shape,
+                              std::shared_ptr<const ParameterAnchor> anchor) {
+  Var<T> v = external_leaf(value, grad, shape);
+  parameter_leaves_.emplace_back(v.index(), std::move(anchor));
+  return v;
+}
+
+template <class T>
+void Tape<T>::check_parameters_alive(const char* op) const {
+  // One load and compare per parameter leaf; the message is built only when it throws.
+  for (const auto& [index, anchor] : parameter_leaves_) {
+    if (anchor->owner == nullptr) [[unlikely]] {
+      const std::string parameter =
+          anchor->name.empty() ? "the unnamed Parameter" : "the Parameter '" + anchor->name + "'";
+      throw TapeError(std::string(op) + ": " + parameter + " of node #" + std::to_string(index) +
+                      " (shape " + nodes_[index].shape.str() +
+                      ") was destroyed after it was recorded; a Parameter must outlive every "
+                      "recording that uses it");
+    }
+  }
+}
+
+template <class T>
 Var<T> Tape<T>::make_view(const char* op, const Var<T>& parent, std::int64_t offset,
                           const Shape& shape, bool share_grad) {
   check_live(parent, op);
@@ -168,6 +191,7 @@ void Tape<T>::backward(std::span<const Var<T>> outputs, std::span<const TensorRe
     throw TapeError(
         "backward: already ran on this recording; call zero_grads() to run it again, or clear()");
   }
+  check_parameters_alive("backward");
   backward_ran_ = true;
   std::uint32_t last = 0;
   for (std::size_t k = 0; k < outputs.size(); ++k) {
@@ -242,6 +266,7 @@ void Tape<T>::jvp(std::span<const Var<T>> inputs, std::span<const TensorRef<cons
                       ") does not require a gradient, so no rule was recorded after it");
     }
   }
+  check_parameters_alive("jvp");
   // Kept across calls (assign reuses the capacity): steady-state jvp touches no heap.
   tangents_.assign(nodes_.size(), nullptr);
   std::size_t first = nodes_.size();
@@ -330,6 +355,7 @@ template bool prepare_tangent(Tape<double>&, std::uint32_t, const std::uint32_t*
 template <class T>
 void Tape<T>::clear() {
   tangents_.clear();
+  parameter_leaves_.clear();
   nodes_.clear();
   arena_.reset();
   ++generation_;

@@ -2,6 +2,8 @@
 // involved.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +31,42 @@ class TapeError : public Error {
 
 /// An argument value that is out of range: an index past the end, a negative count.
 class ValueError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A gradient with NaN or infinite elements where finite ones are required: an optimizer's
+/// step() (NonFiniteGradPolicy::raise) or clip_grad_norm with error_if_nonfinite. The message
+/// names the function, the parameter (or its index when unnamed) and its shape, counts the NaN
+/// and infinite elements and gives the first one's flat index; the same numbers are members.
+class NonFiniteError : public ValueError {
+ public:
+  NonFiniteError(const std::string& message, std::size_t parameter_index, std::int64_t nan_count,
+                 std::int64_t inf_count, std::int64_t first_index)
+      : ValueError(message),
+        parameter_index_(parameter_index),
+        nan_count_(nan_count),
+        inf_count_(inf_count),
+        first_index_(first_index) {}
+
+  /// The parameter's position in the list given to the optimizer or to clip_grad_norm.
+  std::size_t parameter_index() const { return parameter_index_; }
+  std::int64_t nan_count() const { return nan_count_; }
+  std::int64_t inf_count() const { return inf_count_; }
+  /// The flat (row-major) index of the first non-finite element.
+  std::int64_t first_index() const { return first_index_; }
+
+ private:
+  std::size_t parameter_index_;
+  std::int64_t nan_count_;
+  std::int64_t inf_count_;
+  std::int64_t first_index_;
+};
+
+/// A Parameter used where it no longer is: an optimizer whose parameter was moved (a
+/// std::vector<Parameter> that grew, say) or destroyed after the optimizer was made. The message
+/// names the optimizer, the parameter's index and name, and what happened to it.
+class LifetimeError : public Error {
  public:
   using Error::Error;
 };

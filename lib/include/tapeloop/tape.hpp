@@ -16,6 +16,7 @@
 #include "tapeloop/anomaly.hpp"
 #include "tapeloop/arena.hpp"
 #include "tapeloop/errors.hpp"
+#include "tapeloop/parameter_anchor.hpp"
 #include "tapeloop/scalar.hpp"
 #include "tapeloop/shape.hpp"
 #include "tapeloop/tensor.hpp"
@@ -110,6 +111,11 @@ class Tape {
   Var<T> external_leaf(const T* value, T* grad, const Shape& shape) {
     return external_leaf(const_cast<T*>(value), grad, shape);  // never written: see above
   }
+  /// A Parameter's leaf: external_leaf() whose owner's anchor the tape keeps until clear(), so
+  /// backward() and jvp() throw TapeError instead of reading freed memory if the parameter was
+  /// destroyed in between.
+  Var<T> external_leaf(T* value, T* grad, const Shape& shape,
+                       std::shared_ptr<const ParameterAnchor> anchor);
 
   // ---- differentiation ----------------------------------------------------------------------
 
@@ -254,6 +260,8 @@ class Tape {
   [[noreturn]] void throw_not_live(const Var<T>& v, const char* op) const;
   [[noreturn]] static void throw_too_many_nodes();
   T* make_grad(std::uint32_t index);
+  /// Throws TapeError naming `op` if a parameter recorded on this tape has been destroyed.
+  void check_parameters_alive(const char* op) const;
   void check_output(const Var<T>& output, TensorRef<const T> seed) const;
   void run_backward(std::uint32_t from);
 
@@ -263,6 +271,8 @@ class Tape {
   Arena arena_;
   std::vector<Node<T>> nodes_;
   std::vector<T*> tangents_;  // per node during and after jvp(); empty otherwise
+  // Each parameter leaf's node and its parameter's anchor; capacity kept across clear().
+  std::vector<std::pair<std::uint32_t, std::shared_ptr<const ParameterAnchor>>> parameter_leaves_;
   std::unique_ptr<Tape> recompute_tape_;
   std::unique_ptr<detail::AnomalyState> anomaly_;  // null while anomaly detection is off
   std::uint32_t generation_ = 1;

@@ -40,11 +40,11 @@ class Adam : public Optimizer<T> {
   Adam(std::initializer_list<Parameter<T>*> params, const AdamOptions& options = {})
       : Adam(std::span<Parameter<T>* const>(params.begin(), params.size()), options) {}
 
-  void step() override;
   const char* name() const override { return decoupled_ ? "AdamW" : "Adam"; }
   const AdamOptions& options() const { return options_; }
 
  protected:
+  void update() override;
   /// With `decoupled`, weight decay multiplies the parameter by (1 - lr * weight_decay) before
   /// the update instead of entering the gradient: AdamW.
   Adam(std::span<Parameter<T>* const> params, const AdamOptions& options, bool decoupled,

@@ -14,12 +14,19 @@ namespace tapeloop {
 /// before clipping (0 when no parameter requires a gradient), accumulated in double.
 ///
 /// A NaN or infinite norm is returned with the gradients left untouched, so the caller can skip
-/// the step; PyTorch would instead scale them by NaN or 0. Throws ValueError unless max_norm is
-/// finite and >= 0 and norm_type is > 0 (infinity allowed). Performs no heap allocation.
+/// the step; PyTorch would instead scale them by NaN or 0. With `error_if_nonfinite` (PyTorch's
+/// option of that name) it throws instead, leaving the gradients untouched too: NonFiniteError
+/// naming the first parameter whose gradient has a NaN or infinite element, with their counts
+/// and the first one's index, or ValueError if every element is finite and the norm overflowed
+/// (|g|^norm_type past the largest double). Checking costs nothing: the norm is NaN or infinite
+/// exactly when there is something to report, or an overflow.
+///
+/// Throws ValueError unless max_norm is finite and >= 0 and norm_type is > 0 (infinity
+/// allowed). Performs no heap allocation unless it throws.
 double clip_grad_norm(std::span<Parameter<float>* const> params, double max_norm,
-                      double norm_type = 2.0);
+                      double norm_type = 2.0, bool error_if_nonfinite = false);
 double clip_grad_norm(std::span<Parameter<double>* const> params, double max_norm,
-                      double norm_type = 2.0);
+                      double norm_type = 2.0, bool error_if_nonfinite = false);
 
 /// Clamps every gradient element of the parameters that require one to [-clip, clip]
 /// (NaN stays NaN). Throws ValueError unless clip is >= 0 (infinity allowed: no-op).

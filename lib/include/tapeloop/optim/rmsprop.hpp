@@ -44,11 +44,11 @@ class RMSProp : public Optimizer<T> {
   RMSProp(std::initializer_list<Parameter<T>*> params, const RMSPropOptions& options = {})
       : RMSProp(std::span<Parameter<T>* const>(params.begin(), params.size()), options) {}
 
-  void step() override;
   const char* name() const override { return "RMSProp"; }
   const RMSPropOptions& options() const { return options_; }
 
  protected:
+  void update() override;
   std::vector<typename Optimizer<T>::StateKind> state_kinds() const override;
 
  private:

@@ -39,11 +39,11 @@ class SGD : public Optimizer<T> {
   SGD(std::initializer_list<Parameter<T>*> params, const SGDOptions& options = {})
       : SGD(std::span<Parameter<T>* const>(params.begin(), params.size()), options) {}
 
-  void step() override;
   const char* name() const override { return "SGD"; }
   const SGDOptions& options() const { return options_; }
 
  protected:
+  void update() override;
   std::vector<typename Optimizer<T>::StateKind> state_kinds() const override;
 
  private:
