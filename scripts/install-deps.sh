@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tapeloop needs to build and test. Idempotent and non-interactive:
 # installs only what is missing, and runs `apt-get update` only when something must be installed.
+#   bash scripts/install-deps.sh        what every build needs
+#   bash scripts/install-deps.sh fuzz   also clang and libFuzzer (scripts/run-tests.sh --fuzz)
 set -euo pipefail
 
 PACKAGES=(
@@ -10,6 +12,16 @@ PACKAGES=(
   nlohmann-json3-dev libbenchmark-dev
   hershey-fonts-data wamerican  # the handwriting demo: script fonts and words to write
 )
+# The fuzz harnesses: clang, its runtime libraries (libFuzzer, ASan, UBSan: only recommended by
+# clang, and recommendations are not installed) and llvm-symbolizer for readable stack traces.
+FUZZ_PACKAGES=(clang libclang-rt-dev llvm)
+
+for group in "$@"; do
+  case "$group" in
+    fuzz) PACKAGES+=("${FUZZ_PACKAGES[@]}") ;;
+    *) echo "install-deps: unknown package group: $group (known: fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 export DEBIAN_FRONTEND=noninteractive
 

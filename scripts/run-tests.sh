@@ -7,6 +7,8 @@
 #   bash scripts/run-tests.sh --portable  Release build for x86-64-v3 in build-portable/
 #   bash scripts/run-tests.sh --simd512   Release build, 512-bit kernels, in build-simd512/
 #   bash scripts/run-tests.sh --package   installed, found and used from outside the tree
+#   bash scripts/run-tests.sh --fuzz      libFuzzer harnesses of the file readers (clang, ASan +
+#                                         UBSan) in build-fuzz/, FUZZ_SECONDS (45) each
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,11 +22,16 @@ for arg in "$@"; do
     --portable) mode=portable ;;
     --simd512) mode=simd512 ;;
     --package) mode=package ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --fuzz) mode=fuzz ;;
+    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-tests: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
 
+if [ "$mode" = fuzz ]; then
+  bash scripts/install-deps.sh fuzz
+  exec bash scripts/run-fuzz.sh
+fi
 bash scripts/install-deps.sh
 if [ "$mode" = package ]; then
   exec bash scripts/test-package.sh

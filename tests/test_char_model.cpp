@@ -25,6 +25,30 @@ BOOST_AUTO_TEST_CASE(corpus_and_batches) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_text_too_short_for_its_windows_is_refused) {
+  // A text of steps + 1 bytes made sample() draw below(0), a division by zero; a shorter one
+  // made it read far outside the ids.
+  const CharCorpus c = CharCorpus::from_text("abcd");
+  Generator rng(1);
+  std::int64_t in[8], out[8];
+  TAPELOOP_CHECK_THROW_MESSAGE(c.sample(rng, 0, 4, 3, 2, in, out), ValueError,
+                               "CharCorpus::sample: ids [0, 4) holds 4 ids, too few for windows "
+                               "of 3 steps (at least steps + 2)");
+  TAPELOOP_CHECK_THROW_MESSAGE(c.sample(rng, 0, 4, 8, 1, in, out), ValueError, "too few");
+  TAPELOOP_CHECK_THROW_MESSAGE(c.sample(rng, 2, 9, 1, 1, in, out), ValueError,
+                               "ids [2, 9) is not a range of the corpus's 4 ids");
+  TAPELOOP_CHECK_THROW_MESSAGE(c.sample(rng, 0, 4, 1, 9, in, out), ValueError,
+                               "[1,9] windows do not fit inputs of 8 and targets of 8 ids");
+  TAPELOOP_CHECK_THROW_MESSAGE(c.sample(rng, 0, 4, 0, 1, in, out), ValueError,
+                               "steps and batch must be at least 1, not 0 and 1");
+  c.sample(rng, 0, 4, 2, 4, in, out);  // [0, 4) holds steps + 2 ids: one start, 0
+  BOOST_TEST(in[0] == 0);
+  BOOST_TEST(out[4] == 2);
+  TAPELOOP_CHECK_THROW_MESSAGE(c.unigram_entropy(3, 5), ValueError,
+                               "CharCorpus::unigram_entropy: ids [3, 5) is not a range");
+  BOOST_TEST(c.unigram_entropy(2, 2) == 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(lstm_learns_english_text) {
   const CharCorpus corpus = CharCorpus::from_file("/usr/share/common-licenses/GPL-3");
   const std::size_t split = corpus.ids.size() * 9 / 10;  // last 10% held out

@@ -271,6 +271,12 @@ BOOST_AUTO_TEST_CASE(damaged_or_mismatched_files_change_nothing) {
   bytes = good;
   overwrite_entry(bytes, "optimizer/step.b", std::int64_t{-3});
   check("negative step count", bytes, "step count 'optimizer/step.b' is negative");
+  // The next step() adds one to the count: the largest int64 would overflow (undefined
+  // behaviour in Adam, SGD and RMSProp alike) on the first step after loading.
+  bytes = good;
+  overwrite_entry(bytes, "optimizer/step.b", std::numeric_limits<std::int64_t>::max());
+  check("step count at the largest int64", bytes,
+        "step count 'optimizer/step.b' is 9223372036854775807, too large to step again");
 
   // An entry the model does not have: refused, unless allowed.
   Parameter<float> extra(Tensor<float>::ones({2}), "extra");

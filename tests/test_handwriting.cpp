@@ -66,6 +66,14 @@ BOOST_AUTO_TEST_CASE(malformed_fonts_name_the_line) {
                                FormatError, "f.jhf: line 8: a pen lift where no stroke was drawn");
   TAPELOOP_CHECK_THROW_MESSAGE(parse_hershey(font_text({{9, "12345  2JZR\x7f"}}), "f.jhf"),
                                FormatError, "is outside the coordinate range");
+  // Found by fuzzing: margins outside the range were taken as they were, an advance of up to
+  // -210 font units for a byte such as 0x80.
+  TAPELOOP_CHECK_THROW_MESSAGE(parse_hershey(font_text({{2, "12345  2J\x80RF"}}), "f.jhf"),
+                               FormatError,
+                               "f.jhf: line 3: the margins 'J\x80' are outside the coordinate "
+                               "range");
+  TAPELOOP_CHECK_THROW_MESSAGE(parse_hershey(font_text({{0, "12345  1\x01Z"}}), "f.jhf"),
+                               FormatError, "the margins '\x01Z' are outside");
   TAPELOOP_CHECK_THROW_MESSAGE(parse_hershey(font_text({{0, "12"}}), "f.jhf"), FormatError,
                                "f.jhf: line 1: too short for a glyph header");
   TAPELOOP_CHECK_THROW_MESSAGE(parse_hershey("12345  1JZ\n", "f.jhf"), FormatError,

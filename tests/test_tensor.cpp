@@ -100,6 +100,8 @@ BOOST_AUTO_TEST_CASE(generator_streams_are_fixed) {
   BOOST_TEST(std::abs(sum2 / n - 1.0) < 0.03);  // variance 1
   Generator d(7);
   for (int i = 0; i < 1000; ++i) BOOST_TEST(d.below(10) < 10u);
+  // No integer is below 0: a ValueError, not a division by zero.
+  TAPELOOP_CHECK_THROW_MESSAGE(d.below(0), ValueError, "Generator::below: n must be at least 1");
 }
 
 BOOST_AUTO_TEST_CASE(random_tensors_repeat_with_the_seed) {

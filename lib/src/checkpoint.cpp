@@ -2,6 +2,7 @@
 #include "tapeloop/checkpoint.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <string>
 #include <utility>
@@ -143,6 +144,11 @@ Metadata load_impl(const std::filesystem::path& path, std::span<const NamedParam
       std::int64_t value = 0;
       file.read(entry, TensorRef<std::int64_t>{&value, Shape()});
       if (value < 0) fail("step count '" + entry + "' is negative");
+      // The next step() adds one: the largest int64 would overflow there.
+      if (value == std::numeric_limits<std::int64_t>::max()) {
+        fail("step count '" + entry + "' is " + std::to_string(value) +
+             ", too large to step again");
+      }
       step_values.push_back(value);
     }
   }

@@ -70,6 +70,7 @@ double Generator::normal() {
 }
 
 std::uint64_t Generator::below(std::uint64_t n) {
+  if (n == 0) throw ValueError("Generator::below: n must be at least 1, not 0");
   // Lemire's rejection keeps the result unbiased.
   const std::uint64_t limit = (0 - n) % n;
   std::uint64_t r;

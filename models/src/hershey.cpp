@@ -17,6 +17,10 @@ constexpr std::size_t wrap_width = 72;
 // Coordinates are characters offset from 'R'; the fonts use ' ' (-50) to 'z' (+40) at most.
 constexpr int lowest_coordinate = ' ' - 'R', highest_coordinate = '~' - 'R';
 
+bool in_coordinate_range(int v) {
+  return v >= lowest_coordinate && v <= highest_coordinate;
+}
+
 }  // namespace
 
 const Glyph& HersheyFont::glyph(char c) const {
@@ -82,6 +86,10 @@ HersheyFont parse_hershey(std::string_view text, const std::string& name) {
     Glyph g;
     g.left = pairs[0] - 'R';
     g.right = pairs[1] - 'R';
+    // Margins are coordinates too: a byte outside the range would make an absurd advance.
+    if (!in_coordinate_range(g.left) || !in_coordinate_range(g.right)) {
+      fail(first, "the margins '" + pairs.substr(0, 2) + "' are outside the coordinate range");
+    }
     bool lift = true;
     for (int p = 1; p < count; ++p) {
       const char cx = pairs[static_cast<std::size_t>(2 * p)],
@@ -93,8 +101,7 @@ HersheyFont parse_hershey(std::string_view text, const std::string& name) {
         continue;
       }
       const int x = cx - 'R', y = cy - 'R';
-      if (x < lowest_coordinate || x > highest_coordinate || y < lowest_coordinate ||
-          y > highest_coordinate) {
+      if (!in_coordinate_range(x) || !in_coordinate_range(y)) {
         fail(first, "coordinate pair '" + std::string{cx, cy} + "' (pair " + std::to_string(p) +
                         ") is outside the coordinate range");
       }

@@ -60,9 +60,10 @@ void save_parameters(const std::filesystem::path& path, std::initializer_list<Pa
 /// All or nothing: the file is validated (load_safetensors) and checked against the model —
 /// every parameter present with its shape and dtype (F32 for float, F64 for double; no silent
 /// conversion), no unexpected entries, and with an optimizer: the same kind of optimizer, every
-/// state tensor present and fitting, step counts non-negative — before a single value is
-/// copied. Any problem throws FormatError naming the file and the entry, and leaves the
-/// parameters and the optimizer exactly as they were.
+/// state tensor present and fitting, step counts non-negative and below the largest int64 (which
+/// the next step would overflow) — before a single value is copied. Any problem throws
+/// FormatError naming the file and the entry, and leaves the parameters and the optimizer
+/// exactly as they were.
 Metadata load_parameters(const std::filesystem::path& path,
                          std::span<Parameter<float>* const> params,
                          Optimizer<float>* optimizer = nullptr,

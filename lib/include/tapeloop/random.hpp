@@ -20,7 +20,7 @@ class Generator {
   double uniform(double low, double high) { return low + (high - low) * uniform(); }
   /// Standard normal (Box-Muller; the second value of each pair is kept for the next call).
   double normal();
-  /// Uniform integer in [0, n); n must be positive.
+  /// Uniform integer in [0, n); ValueError for n = 0.
   std::uint64_t below(std::uint64_t n);
 
   /// Everything that decides the next draws: xoshiro's four words and the normal kept from the

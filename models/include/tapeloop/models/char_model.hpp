@@ -7,32 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "tapeloop/models/char_corpus.hpp"
 #include "tapeloop/models/layers.hpp"
 #include "tapeloop/models/module.hpp"
 #include "tapeloop/models/recurrent.hpp"
 
 namespace tapeloop::models {
-
-/// A text as a sequence of character ids, with its alphabet.
-struct CharCorpus {
-  /// Maps every distinct byte of `text` to an id (in byte order).
-  static CharCorpus from_text(const std::string& text);
-  /// Reads a whole file; throws IoError if it cannot.
-  static CharCorpus from_file(const std::string& path);
-
-  std::vector<std::int64_t> ids;
-  std::string alphabet;  // alphabet[id] is the character
-
-  std::int64_t vocabulary() const { return static_cast<std::int64_t>(alphabet.size()); }
-  /// Entropy of the character frequencies in ids[begin, end), in nats: the loss of the best
-  /// model that ignores context.
-  double unigram_entropy(std::size_t begin, std::size_t end) const;
-  /// Fills inputs and targets ([steps, batch] time-major) with `batch` windows starting at
-  /// random offsets in ids[begin, end - steps - 1); targets are the inputs shifted by one.
-  void sample(Generator& rng, std::size_t begin, std::size_t end, std::int64_t steps,
-              std::int64_t batch, std::span<std::int64_t> inputs,
-              std::span<std::int64_t> targets) const;
-};
 
 struct CharModelOptions {
   std::int64_t vocabulary = 0;

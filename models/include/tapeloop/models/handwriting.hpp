@@ -12,18 +12,10 @@
 #include "tapeloop/models/hershey.hpp"
 #include "tapeloop/models/layers.hpp"
 #include "tapeloop/models/recurrent.hpp"
+#include "tapeloop/models/word_list.hpp"
 #include "tapeloop/tensor.hpp"
 
 namespace tapeloop::models {
-
-/// Lowercase words of a word list (one per line; others skipped), split for good: a word is
-/// held out when a hash of it says so (one in ten), so held-out words are never trained on.
-struct WordList {
-  std::vector<std::string> train, held_out;
-};
-/// Words of `min_letters` to `max_letters` letters a-z from `path` (IoError if it cannot be read,
-/// ValueError if no word fits).
-WordList load_words(const std::filesystem::path& path, int min_letters, int max_letters);
 
 /// A batch of written words: inputs [T, B, 3 k] (k pen points per frame, each dx, dy, pen up;
 /// frames past a word's end are zero), frames per word, and the labels ('a' = 1 ... 'z' = 26;
