@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "anomaly_state.hpp"
+#include "nonfinite.hpp"
 #include "tapeloop/anomaly.hpp"
 #include "tapeloop/tape.hpp"
 
@@ -81,23 +82,6 @@ bool find_non_finite(const T* values, std::int64_t count, const Shape& shape, bo
     first /= shape[axis];
   }
   return true;
-}
-
-// Whether every value is finite, by the exponent bits (all ones for NaN and infinity): an
-// integer OR over the buffer vectorizes, where a floating-point test would not without
-// reassociating. Only when it fails is the buffer scanned again to describe what is wrong.
-template <class T>
-bool all_finite(const T* values, std::int64_t count) {
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  constexpr Bits exponent =
-      static_cast<Bits>(sizeof(T) == 4 ? 0x7f800000ull : 0x7ff0000000000000ull);
-  Bits bad = 0;
-  for (std::int64_t i = 0; i < count; ++i) {
-    Bits bits;
-    std::memcpy(&bits, values + i, sizeof bits);
-    bad |= (bits & exponent) == exponent;
-  }
-  return bad == 0;
 }
 
 }  // namespace
@@ -187,7 +171,7 @@ void Tape<T>::check_value_anomaly(std::uint32_t index, const std::uint32_t* in, 
   if (anomaly_->forward_reported) return;
   const Node<T>& n = nodes_[index];
   const std::int64_t numel = n.shape.numel();
-  if (all_finite(n.value, numel)) return;
+  if (detail::all_finite(n.value, numel)) return;
   AnomalyReport report;
   if (!find_non_finite(n.value, numel, n.shape, anomaly_->options.allow_inf_values, report)) {
     return;  // only infinities, and they are allowed
@@ -238,7 +222,7 @@ void Tape<T>::run_backward_checked(std::uint32_t from) {
     const Node<T>& n = nodes_[i];
     if (!n.grad || (n.flags & Node<T>::grad_alias)) continue;
     const std::int64_t numel = n.shape.numel();
-    if (all_finite(n.grad, numel)) continue;
+    if (detail::all_finite(n.grad, numel)) continue;
     AnomalyReport report;
     find_non_finite(n.grad, numel, n.shape, allow_inf, report);
     report.phase = AnomalyPhase::backward;
@@ -256,7 +240,7 @@ void Tape<T>::run_backward_checked(std::uint32_t from) {
       const Node<T>& m = nodes_[in[k]];
       if (!m.grad || !(m.flags & Node<T>::requires_grad)) continue;
       const std::int64_t numel = m.shape.numel();
-      if (all_finite(m.grad, numel)) continue;
+      if (detail::all_finite(m.grad, numel)) continue;
       AnomalyReport report;
       find_non_finite(m.grad, numel, m.shape, allow_inf, report);
       report.phase = AnomalyPhase::backward;
