@@ -188,7 +188,7 @@ BOOST_AUTO_TEST_CASE(errors_name_the_operator_and_the_shapes) {
   RecurrentLinear<float> p(w, b, 2, 2);
   TAPELOOP_CHECK_THROW_MESSAGE(
       p(v({3, 3})), ShapeError,
-      "recurrent_linear: input [3,3]: expected [2,3] (rows 2, weight [8,3])");
+      "recurrent_linear: input [3,3]: expected [r, 3] with 1 <= r <= 2 (weight [8,3])");
   p(v({2, 3}));
   p(v({2, 3}));
   TAPELOOP_CHECK_THROW_MESSAGE(p(v({2, 3})), ValueError,

@@ -9,7 +9,9 @@
 #include "tapeloop/models/init.hpp"
 #include "tapeloop/ops/arithmetic.hpp"
 #include "tapeloop/ops/dropout.hpp"
+#include "tapeloop/ops/index.hpp"
 #include "tapeloop/ops/linear.hpp"
+#include "tapeloop/ops/packed_sequence.hpp"
 #include "tapeloop/ops/recurrent.hpp"
 #include "tapeloop/ops/recurrent_linear.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
@@ -272,7 +274,18 @@ RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<
   Var<T>* c_n = lstm ? arena_vars(tape, finals) : nullptr;
   const std::size_t per = static_cast<std::size_t>(per_direction());
 
-  Var<T> layer_input = xs;
+  // Variable lengths are packed (ops/packed_sequence.hpp): sorted longest first, every step
+  // runs only the sequences that have not ended, and the projections skip the padding. A
+  // checkpointed scan, which records segments again in backward, masks instead; so does a
+  // batch whose lengths are all T (nothing to skip) or all 0 (nothing to run).
+  std::int64_t packed_rows = 0;
+  for (std::int64_t length : lengths) packed_rows += length;
+  const bool packed = o.checkpoint == 0 && packed_rows > 0 && packed_rows < steps * batch;
+  PackedLayout layout;
+  if (packed) layout = packed_layout(tape, lengths, steps);
+  const bool reorder = packed && !layout.sorted;
+
+  Var<T> layer_input = packed ? pack_sequence(xs, layout) : xs;
   for (int layer = 0; layer < L; ++layer) {
     const bool top = layer == L - 1;
     // Between layers, in training only. The mask covers the whole [T,B,D*H] output, drawn
@@ -288,15 +301,25 @@ RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<
       // bias row added per step instead of two, and no column sums of the steps' gradients
       // for b_hh (it gets b_ih's). The GRU cannot: r scales h W_hn^T + b_hn.
       const bool fold_bias = o.bias && o.fused && mode_ != RecurrentMode::gru;
-      // All T steps of the input projection in one GEMM: [T,B,I_k] -> [T,B,G*H].
+      // All T steps of the input projection in one GEMM: [T,B,I_k] -> [T,B,G*H] (packed:
+      // [rows,I_k] -> [rows,G*H]).
       const Var<T> xw = !o.bias ? linear(layer_input, w[0])
                                 : linear(layer_input, w[0], fold_bias ? w[2] + w[3] : w[2]);
       const Var<T> recurrent[2] = {w[1], o.bias ? w[3] : Var<T>{}};
-      State<T> state0{select(h0, 0, k)};
-      if (lstm) state0.push_back(select(c0, 0, k));
+      // Packed, the states are in the layout's sorted batch order.
+      auto initial = [&](const Var<T>& all) {
+        const Var<T> s = select(all, 0, k);
+        return reorder ? index_select(s, 0, layout.sorted_indices) : s;
+      };
+      State<T> state0{initial(h0)};
+      if (lstm) state0.push_back(initial(c0));
       ScanOptions so;
       so.reverse = d == 1;
-      so.lengths = lengths;
+      if (packed) {
+        so.batch_sizes = layout.batch_sizes;
+      } else {
+        so.lengths = lengths;
+      }
       so.truncate = o.truncate;
       so.collect_outputs = !top || o.collect_outputs;
       const std::span<const Var<T>> wr(recurrent, o.bias && !fold_bias ? 2 : 1);
@@ -311,13 +334,17 @@ RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<
         r = scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, so);
       }
       outputs[d] = r.outputs;
-      h_n[k] = r.state[0];
-      if (lstm) c_n[k] = r.state[1];
+      auto final_state = [&](const Var<T>& s) {
+        return reorder ? index_select(s, 0, layout.unsorted_indices) : s;
+      };
+      h_n[k] = final_state(r.state[0]);
+      if (lstm) c_n[k] = final_state(r.state[1]);
     }
     if (!top || o.collect_outputs) {
-      layer_input = D == 2 ? concat({outputs[0], outputs[1]}, 2) : outputs[0];
+      layer_input = D == 2 ? concat({outputs[0], outputs[1]}, packed ? 1 : 2) : outputs[0];
     }
   }
+  if (packed && o.collect_outputs) layer_input = unpack_sequence(layer_input, layout);
 
   RecurrentResult<T> result;
   if (o.collect_outputs) result.output = o.batch_first ? transpose(layer_input, 0, 1) : layer_input;

@@ -60,15 +60,17 @@ struct SharedRule {
 template <class T>
 struct StepRule {
   static constexpr const char* name = "recurrent_linear";
-  Shape expected;  // [rows, I]
+  Shape expected;  // [rows, I]: this call's rows
+  std::int64_t max_rows;
   Shape weight;
   T* x_copy;  // where this step's input is kept for the shared node's dW (null: not kept)
   detail::PackedRecurrentWeight<T> packed;
 
   Shape check(InputShapes s) const {
     if (s[0] != expected) {
-      throw ShapeError(std::string(op) + ": input " + s[0].str() + ": expected " + expected.str() +
-                       " (rows " + std::to_string(expected[0]) + ", weight " + weight.str() + ")");
+      throw ShapeError(std::string(op) + ": input " + s[0].str() + ": expected [r, " +
+                       std::to_string(expected[1]) + "] with 1 <= r <= " +
+                       std::to_string(max_rows) + " (weight " + weight.str() + ")");
     }
     return Shape{expected[0], weight[0]};
   }
@@ -165,18 +167,27 @@ Var<T> RecurrentLinear<T>::operator()(const Var<T>& x) {
     throw ValueError(std::string(op) + ": more than the " + std::to_string(steps_) +
                      " steps it was made for");
   }
+  // This call's rows: any count up to rows_ (a batch of packed sequences shrinks); another
+  // shape is refused by the step's check.
+  const std::int64_t r =
+      x.rank() == 2 && x.dim(0) >= 1 && x.dim(0) <= rows_ ? x.dim(0) : rows_;
   if (!batched_) {
+    if (!packed_.forward) {
+      const Var<T> y = bias_.empty() ? linear(x, weight_) : linear(x, weight_, bias_);
+      ++calls_;
+      return y;
+    }
+    const StepRule<T> step{Shape{r, in_}, rows_, weight_.shape(), nullptr, packed_};
+    const Var<T> y = bias_.empty() ? record(step, x, weight_) : record(step, x, weight_, bias_);
     ++calls_;
-    if (!packed_.forward) return bias_.empty() ? linear(x, weight_) : linear(x, weight_, bias_);
-    const StepRule<T> step{Shape{rows_, in_}, weight_.shape(), nullptr, packed_};
-    return bias_.empty() ? record(step, x, weight_) : record(step, x, weight_, bias_);
+    return y;
   }
-  const std::int64_t first = calls_ * rows_;  // this step's first row
-  const StepRule<T> step{Shape{rows_, in_}, weight_.shape(), inputs_ + first * in_, packed_};
+  const std::int64_t first = *rows_used_;  // this step's first row
+  const StepRule<T> step{Shape{r, in_}, rows_, weight_.shape(), inputs_ + first * in_, packed_};
   Var<T> y = bias_.empty() ? record_into(outputs_, first * out_, step, x, weight_)
                            : record_into(outputs_, first * out_, step, x, weight_, bias_);
   ++calls_;
-  *rows_used_ = calls_ * rows_;
+  *rows_used_ = first + r;
   return y;
 }
 

@@ -7,9 +7,48 @@
 namespace tapeloop::detail {
 
 template <class T>
+void check_packed_arguments(const char* who, const Var<T>& xs, const State<T>& state0,
+                            const ScanOptions& options) {
+  const std::span<const std::int64_t> sizes = options.batch_sizes;
+  auto head = [&] { return std::string(who) + ": packed xs " + xs.shape().str() + ": "; };
+  if (!options.lengths.empty()) {
+    throw ValueError(head() + "give lengths or batch_sizes, not both");
+  }
+  if (state0.empty()) throw ValueError(std::string(who) + ": the initial state has no parts");
+  const std::int64_t batch = state0[0].rank() < 1 ? -1 : state0[0].dim(0);
+  for (const Var<T>& part : state0) {
+    check_live(who, part, xs.tape());
+    if (part.rank() < 1 || part.dim(0) != batch) {
+      throw ShapeError(head() + "every state part must have the batch as axis 0, and " +
+                       part.shape().str() + " differs from " + state0[0].shape().str());
+    }
+  }
+  std::int64_t rows = 0;
+  for (std::size_t t = 0; t < sizes.size(); ++t) {
+    const std::int64_t limit = t == 0 ? batch : sizes[t - 1];
+    if (sizes[t] < 0 || sizes[t] > limit) {
+      throw ValueError(head() + "batch_sizes[" + std::to_string(t) + "] = " +
+                       std::to_string(sizes[t]) + " is outside [0, " + std::to_string(limit) +
+                       "] (" + (t == 0 ? "the state's batch" : "the step before") +
+                       "): the sizes must not increase");
+    }
+    rows += sizes[t];
+  }
+  if (xs.rank() < 1 || xs.dim(0) != rows) {
+    throw ShapeError(head() + "expected " + std::to_string(rows) +
+                     " rows (the sum of batch_sizes) along axis 0");
+  }
+  check_truncation(who, options.truncate, 0);
+}
+
+template <class T>
 void check_scan_arguments(const char* who, const Var<T>& xs, const State<T>& state0,
                           const ScanOptions& options) {
   const Shape shape = xs.shape();
+  if (!options.batch_sizes.empty()) {
+    check_packed_arguments(who, xs, state0, options);
+    return;
+  }
   if (shape.rank() < 2) {
     throw ShapeError(std::string(who) + ": xs " + shape.str() +
                      " must be [T, B, ...] (rank 2 or more)");

@@ -10,6 +10,7 @@
 #include "tapeloop/ops/linear.hpp"
 #include "tapeloop/ops/loss.hpp"
 #include "tapeloop/ops/matmul.hpp"
+#include "tapeloop/ops/packed_sequence.hpp"
 #include "tapeloop/ops/recurrent.hpp"
 #include "tapeloop/ops/recurrent_linear.hpp"
 #include "tapeloop/ops/reduce.hpp"

@@ -46,6 +46,15 @@ struct ScanOptions {
   /// steps contribute no gradient. With `reverse`, each sequence starts at its own last step.
   /// With lengths, every state part and y_t must have the batch as axis 0.
   std::span<const std::int64_t> lengths;
+  /// Packed sequences instead of lengths: xs is [rows, ...] as pack_sequence makes it
+  /// (tapeloop/ops/packed_sequence.hpp), step t being the batch_sizes[t] rows from the sum of
+  /// the earlier sizes, and batch_sizes never increasing (PackedLayout::batch_sizes). The state
+  /// parts have the whole (sorted) batch as axis 0; at step t the cell sees only the first
+  /// batch_sizes[t] rows of state and x_t, so a finished sequence costs nothing. Each y_t has
+  /// batch_sizes[t] rows, and the outputs are packed likewise ([rows, ...]: unpack_sequence
+  /// pads them). The final state holds each sequence's state at its own end. Not with lengths,
+  /// nor with checkpointed_scan.
+  std::span<const std::int64_t> batch_sizes;
   /// Truncated BPTT: detach the state every `truncate` steps (0: never). The forward pass is
   /// unchanged; gradients flow back at most `truncate` steps. Not with checkpointed_scan.
   int truncate = 0;
@@ -55,7 +64,8 @@ struct ScanOptions {
 };
 
 /// What scan returns: outputs [T, ...] (the y_t stacked by time index, zero past a sequence's
-/// length; empty if the cell emits none or they are not collected) and the final state.
+/// length; with batch_sizes, packed [rows, ...]; empty if the cell emits none or they are not
+/// collected) and the final state.
 template <class T>
 struct ScanResult {
   Var<T> outputs;

@@ -85,6 +85,87 @@ StepResult<T> scan_step(const char* who, Tape<T>& tape, Cell& cell, std::span<co
   return next;
 }
 
+/// Rows [start, start + count) of every part of `state` (views).
+template <class T>
+State<T> state_rows(const State<T>& state, std::int64_t start, std::int64_t count) {
+  State<T> rows;
+  for (const Var<T>& part : state) rows.push_back(narrow(part, 0, start, count));
+  return rows;
+}
+
+/// scan over packed sequences (ScanOptions::batch_sizes): step t runs the cell on the first
+/// batch_sizes[t] rows only. Going forward the running batch shrinks, and the rows that leave
+/// it are kept aside as their final state; in reverse it grows, each sequence joining at its
+/// last step with its initial state.
+template <class T, class Cell>
+ScanResult<T> packed_scan(Tape<T>& tape, Cell& cell, const Var<T>& xs, const State<T>& state0,
+                          std::span<const Var<T>> weights, const ScanOptions& options) {
+  const std::span<const std::int64_t> sizes = options.batch_sizes;
+  const auto steps = static_cast<std::int64_t>(sizes.size());
+  const std::int64_t batch = state0[0].dim(0);
+  auto* offsets = record_scratch<std::int64_t>(tape, steps);
+  for (std::int64_t t = 0, row = 0; t < steps; row += sizes[t++]) offsets[t] = row;
+  Var<T>* outputs =
+      options.collect_outputs ? arena_vars(tape, static_cast<std::size_t>(steps)) : nullptr;
+  // Forward: the rows that stopped running, in the order they stopped (each a State).
+  State<T>* stopped = record_scratch<State<T>>(tape, steps);
+  std::int64_t stopped_count = 0;
+  auto join = [](const State<T>& a, const State<T>& b) {
+    State<T> joined;
+    for (int i = 0; i < a.size(); ++i) joined.push_back(concat({a[i], b[i]}, 0));
+    return joined;
+  };
+
+  StepShape expected;
+  std::int64_t running = options.reverse ? sizes[steps - 1] : sizes[0];
+  State<T> state = running == batch ? state0 : state_rows(state0, 0, running);
+  for (std::int64_t k = 0; k < steps; ++k) {
+    const std::int64_t t = time_index(k, steps, options.reverse);
+    const std::int64_t rows = sizes[t];
+    if (rows < running) {  // forward: sequences [rows, running) ended at the step before
+      new (stopped + stopped_count++) State<T>(state_rows(state, rows, running - rows));
+      state = state_rows(state, 0, rows);
+    } else if (rows > running) {  // reverse: sequences [running, rows) start here
+      const State<T> starting = state_rows(state0, running, rows - running);
+      state = running == 0 ? starting : join(state, starting);
+    }
+    running = rows;
+    if (rows == 0) continue;
+    if (options.truncate > 0 && k > 0 && k % options.truncate == 0) {
+      for (int i = 0; i < state.size(); ++i) state[i] = detach(state[i]);
+    }
+    const ScanStepScope<T> scope(tape, "scan", t, typeid(Cell).name());
+    StepResult<T> next = cell(weights, state, narrow(xs, 0, offsets[t], rows));
+    if (expected.known && expected.has_y) expected.y[0] = rows;
+    check_step_result("scan", state, next, expected, t, true, rows);
+    if (outputs) outputs[t] = next.y;
+    state = next.state;
+  }
+
+  // The final state in sorted order: the rows still running, the ones that stopped (the latest
+  // first: they are the longer sequences), and those that never ran with their initial state.
+  const std::int64_t ran = options.reverse ? running : sizes[0];
+  std::size_t pieces = 0;
+  State<T>* parts = record_scratch<State<T>>(tape, stopped_count + 2);
+  if (running > 0) new (parts + pieces++) State<T>(state);
+  for (std::int64_t i = stopped_count; i-- > 0;) new (parts + pieces++) State<T>(stopped[i]);
+  if (ran < batch) new (parts + pieces++) State<T>(state_rows(state0, ran, batch - ran));
+  ScanResult<T> result;
+  Var<T>* column = arena_vars(tape, pieces);
+  for (int i = 0; i < state0.size(); ++i) {
+    for (std::size_t p = 0; p < pieces; ++p) column[p] = parts[p][i];
+    result.state.push_back(pieces == 1 ? column[0] : concat(std::span<const Var<T>>(column, pieces), 0));
+  }
+  if (outputs && expected.has_y) {
+    std::size_t n = 0;
+    for (std::int64_t t = 0; t < steps; ++t) {
+      if (sizes[t] > 0) outputs[n++] = outputs[t];
+    }
+    result.outputs = n == 1 ? outputs[0] : concat(std::span<const Var<T>>(outputs, n), 0);
+  }
+  return result;
+}
+
 /// Runs `count` steps of a checkpointed scan from the k = `first`-th step taken on `sub`, from
 /// `state`; stores each y_t in ys[j] when ys is not null. Returns the final state.
 template <class T, class Cell>
@@ -205,6 +286,7 @@ ScanResult<T> scan(Tape<T>& tape, Cell cell, const Var<T>& xs, const State<T>& s
                    std::type_identity_t<std::span<const Var<T>>> weights,
                    const ScanOptions& options) {
   detail::check_scan_call<T, Cell>("scan", tape, xs, state0, options);
+  if (!options.batch_sizes.empty()) return detail::packed_scan(tape, cell, xs, state0, weights, options);
   const std::int64_t steps = xs.dim(0);
   // The per-step outputs, indexed by time, in arena memory (no heap).
   Var<T>* outputs =
@@ -240,6 +322,10 @@ ScanResult<T> checkpointed_scan(Tape<T>& tape, Cell cell, const Var<T>& xs, cons
   const char* who = "checkpointed_scan";
   detail::check_scan_call<T, Cell>(who, tape, xs, state0, options);
   check_truncation(who, options.truncate, segment);
+  if (!options.batch_sizes.empty()) {
+    throw ValueError(std::string(who) + ": packed sequences (batch_sizes) are not supported; "
+                     "give lengths instead");
+  }
   if (segment < 1) {
     throw ValueError(std::string(who) + ": segment " + std::to_string(segment) +
                      " is not positive");

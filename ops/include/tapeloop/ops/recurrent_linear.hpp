@@ -37,7 +37,8 @@ struct PackedRecurrentWeight {
 /// the sums `linear` forms, in another order (equal to rounding).
 ///
 /// The contract, checked: made before the loop with room for `steps` calls on inputs
-/// [rows, I]; each call records its step into its rows of the shared node (record_into), after
+/// [r, I] with 1 <= r <= rows (the running batch of packed sequences shrinks from step to
+/// step; scan's batch_sizes); each call records its step into its rows of the shared node (record_into), after
 /// that node, so the reverse sweep reaches the shared node after every step — by construction,
 /// whatever else is recorded in between. Fewer calls than `steps` are fine (the weight's
 /// gradient covers the rows written); one more throws ValueError. Recording, checks and memory
@@ -54,8 +55,8 @@ class RecurrentLinear {
   /// ValueError unless rows and steps are positive.
   RecurrentLinear(const Var<T>& weight, const Var<T>& bias, std::int64_t rows, std::int64_t steps);
 
-  /// x [rows, I] -> x W^T + b [rows, O]. Throws ShapeError for another shape and ValueError
-  /// after `steps` calls.
+  /// x [r, I] -> x W^T + b [r, O], 1 <= r <= rows. Throws ShapeError for another shape and
+  /// ValueError after `steps` calls.
   Var<T> operator()(const Var<T>& x);
 
   /// Calls made so far.
