@@ -4,6 +4,7 @@
 #include "small_gemm.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "simd.hpp"
 
@@ -109,9 +110,25 @@ void broadcast_block(const A& a, RowsB<T> b, std::int64_t k, std::int64_t m0, st
   }
 }
 
+// The L batches' sums as one batch: lane q is the sum of the lanes of v[q]. xsimd::haddp does
+// it in one pass, but xsimd 8.1 (Debian 12) returns 512-bit float batches with lanes 2-3 and 4-5
+// of each half exchanged; there each batch is reduced on its own instead (another tree, so
+// other last bits than haddp would give, the same wherever the block edges fall).
+template <class T>
+Vec<T> sums_of(const Vec<T> (&v)[lanes<T>]) {
+  constexpr std::int64_t L = lanes<T>;
+  if constexpr (std::is_same_v<T, float> && L == 16) {
+    alignas(64) T out[L];
+    for (std::int64_t q = 0; q < L; ++q) out[q] = xsimd::hadd(v[q]);
+    return Vec<T>::load_aligned(out);
+  } else {
+    return xsimd::haddp(v);
+  }
+}
+
 // C[i0:i0+MR, j0:j0+cols] for op(B) = B^T with B stored [n,k] and op(A) = A: every element is
 // the dot product of a row of A with a row of B, both contiguous. L accumulators per row of C
-// (one per column) run along k, then xsimd::haddp reduces the L of them at once into one batch
+// (one per column) run along k, then sums_of reduces the L of them at once into one batch
 // of L results, stored as a row segment. cols <= L; the columns past cols repeat the last
 // valid row of B and are not stored.
 template <class T, int MR>
@@ -138,7 +155,7 @@ void dot_tile(const T* a, const T* b, std::int64_t n, std::int64_t k, std::int64
     const std::int64_t rest = k - p;
     step(p, [rest](const T* x) { return load_tail(x, rest, T(0)); });
   }
-  for (int r = 0; r < MR; ++r) store_row(xsimd::haddp(acc[r]), c + (i0 + r) * n + j0, cols, beta);
+  for (int r = 0; r < MR; ++r) store_row(sums_of<T>(acc[r]), c + (i0 + r) * n + j0, cols, beta);
 }
 
 template <class T>
