@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds tapeloop and runs every test suite.
-#   bash scripts/run-tests.sh             Release build in build/ (-march=native)
+#   bash scripts/run-tests.sh             Release build in build/ (-march=native, the kernel
+#                                         width for this CPU: TAPELOOP_SIMD_WIDTH=auto)
 #   bash scripts/run-tests.sh --sanitize  ASan + UBSan build in build-sanitize/ (no models)
 #   bash scripts/run-tests.sh --tsan      ThreadSanitizer build in build-tsan/: the suites that run
 #                                         on several threads, kernels on the std::thread runner
 #   bash scripts/run-tests.sh --portable  Release build for x86-64-v3 in build-portable/
 #   bash scripts/run-tests.sh --simd512   Release build, 512-bit kernels, in build-simd512/
+#   bash scripts/run-tests.sh --simd256   Release build, 256-bit kernels, in build-simd256/
 #   bash scripts/run-tests.sh --package   installed, found and used from outside the tree
 #   bash scripts/run-tests.sh --fuzz      libFuzzer harnesses of the file readers (clang, ASan +
 #                                         UBSan) in build-fuzz/, FUZZ_SECONDS (45) each
@@ -21,9 +23,10 @@ for arg in "$@"; do
     --tsan) mode=tsan ;;
     --portable) mode=portable ;;
     --simd512) mode=simd512 ;;
+    --simd256) mode=simd256 ;;
     --package) mode=package ;;
     --fuzz) mode=fuzz ;;
-    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-tests: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -77,9 +80,16 @@ case "$mode" in
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_SIMD_WIDTH=512 \
       -DTAPELOOP_SANITIZE=OFF "${COMMON[@]}" -DTAPELOOP_BUILD_MAIN=OFF
     ;;
+  simd256)
+    # On a CPU where the native build chose 512-bit kernels, the 256-bit ones with AVX-512's
+    # masked tails.
+    BUILD=build-simd256
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_SIMD_WIDTH=256 \
+      -DTAPELOOP_SANITIZE=OFF "${COMMON[@]}" -DTAPELOOP_BUILD_MAIN=OFF
+    ;;
   *)
     BUILD=build
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_SIMD_WIDTH=256 \
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTAPELOOP_NATIVE=ON -DTAPELOOP_SIMD_WIDTH=auto \
       -DTAPELOOP_SANITIZE=OFF "${COMMON[@]}" -DTAPELOOP_BUILD_MAIN=ON
     ;;
 esac
