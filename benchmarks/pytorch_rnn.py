@@ -28,6 +28,7 @@ with 1 unless the output, the loss and every gradient agree to max|a - b| / max|
 """
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -39,7 +40,16 @@ CONFIGS = {  # name: (batch, steps, input, hidden), as in recurrent_common.hpp
     "M": (32, 50, 128, 256),
     "L": (64, 100, 512, 512),
 }
+SHAPE = re.compile(r"^B([1-9][0-9]{0,6})T([1-9][0-9]{0,6})I([1-9][0-9]{0,6})H([1-9][0-9]{0,6})$")
 CHECK_LIMIT = 1e-3
+
+
+def config_shape(name):
+    """(batch, steps, input, hidden) of S, M, L or a shape B<n>T<n>I<n>H<n>; None otherwise."""
+    if name in CONFIGS:
+        return CONFIGS[name]
+    match = SHAPE.match(name)
+    return tuple(int(g) for g in match.groups()) if match else None
 MASK64 = (1 << 64) - 1
 
 
@@ -202,7 +212,7 @@ def time_steps(repeats, step):
 
 def measure(args, config):
     torch.set_num_threads(args.threads)
-    batch, steps, inputs, hidden = CONFIGS[config]
+    batch, steps, inputs, hidden = config_shape(config)
     torch.manual_seed(0)
     module = make_module(args.mode, inputs, hidden)
     x = torch.randn(steps, batch, inputs, requires_grad=args.task != "inference")
@@ -301,11 +311,12 @@ def main():
     parser.add_argument("--build-info", action="store_true")
     parser.add_argument("--check", metavar="FILE")
     # No `choices` here: argparse before Python 3.12 refuses an empty list against them.
-    parser.add_argument("configs", nargs="*", metavar="CONFIG", help="S, M or L")
+    parser.add_argument("configs", nargs="*", metavar="CONFIG",
+                        help="S, M, L or a shape B<batch>T<steps>I<input>H<hidden>")
     args = parser.parse_args()
     for config in args.configs:
-        if config not in CONFIGS:
-            parser.error("unknown configuration %r (choose from S, M, L)" % config)
+        if config_shape(config) is None:
+            parser.error("unknown configuration %r (S, M, L or B<n>T<n>I<n>H<n>)" % config)
     if args.check:
         if args.configs:
             parser.error("--check takes its configuration from the file")

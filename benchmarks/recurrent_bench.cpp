@@ -3,9 +3,10 @@
 //
 // Usage: recurrent_bench --mode lstm|gru|rnn --task train|inference|optimizer
 //                        --cell fused|generic --threads N --repeats R [--lengths full|uniform]
-//                        [--build-info] [--dump FILE] CONFIG...
+//                        [--checkpoint K] [--build-info] [--dump FILE] CONFIG...
+// CONFIG is S, M, L (docs/benchmarks/README.md) or a shape B<batch>T<steps>I<input>H<hidden>.
 // Prints one JSON object per configuration: {"mode", "task", "cell", "config", "threads",
-// "lengths", "median_ms", "times_ms", "peak_mib"} (peak_mib: the resident memory the steps
+// "lengths", "checkpoint", "median_ms", "times_ms", "peak_mib"} (peak_mib: the resident memory the steps
 // added, recurrent_common.hpp); --build-info first prints {"kernel_isa", "blas"}.
 //
 // - train: forward over the whole sequence, MSE of all outputs against a fixed random target,
@@ -43,7 +44,8 @@ namespace {
 constexpr const char* usage =
     "usage: recurrent_bench --mode lstm|gru|rnn --task train|inference|optimizer\n"
     "                       --cell fused|generic --threads N --repeats R\n"
-    "                       [--lengths full|uniform] [--build-info] [--dump FILE] S|M|L...\n";
+    "                       [--lengths full|uniform] [--checkpoint K] [--build-info]\n"
+    "                       [--dump FILE] S|M|L|B<n>T<n>I<n>H<n>...\n";
 
 /// One training step on `tape`: forward, MSE against the target, backward. Returns the loss
 /// node; the output and x's gradient stay readable until the tape is cleared.
@@ -75,7 +77,7 @@ void write_tensor(std::FILE* f, const char* name, TensorRef<const float> t, bool
 }
 
 void dump(const Options& o, const Config& c) {
-  Problem p = make_problem(o.mode, c, o.fused);
+  Problem p = make_problem(o.mode, c, o.fused, o.checkpoint);
   const std::vector<std::int64_t> lengths = sequence_lengths(c, o.uniform_lengths);
   Tape<float> tape;
   const TrainStep s = train_step(p, tape, lengths);
@@ -113,7 +115,7 @@ void dump(const Options& o, const Config& c) {
 
 void measure(const Options& o, const Config& c) {
   set_num_threads(o.threads);
-  Problem p = make_problem(o.mode, c, o.fused);
+  Problem p = make_problem(o.mode, c, o.fused, o.checkpoint);
   const std::vector<std::int64_t> lengths = sequence_lengths(c, o.uniform_lengths);
   Tape<float> tape;
   Timing times;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -34,6 +35,33 @@ struct Config {
 inline constexpr Config configs[] = {
     {"S", 1, 100, 16, 32}, {"M", 32, 50, 128, 256}, {"L", 64, 100, 512, 512}};
 
+/// A configuration by name: S, M, L, or any shape written B<batch>T<steps>I<input>H<hidden>
+/// ("B32T1000I128H256", the scaling curves of run_scaling.py). Null for anything else.
+inline const Config* find_config(std::string_view name) {
+  for (const Config& c : configs) {
+    if (name == c.name) return &c;
+  }
+  // Shapes named on the command line live as long as the program.
+  static std::deque<std::string> names;
+  static std::deque<Config> custom;
+  std::int64_t dims[4];
+  const char letters[] = "BTIH";
+  std::size_t at = 0;
+  for (int k = 0; k < 4; ++k) {
+    if (at >= name.size() || name[at] != letters[k]) return nullptr;
+    std::size_t end = ++at;
+    while (end < name.size() && name[end] >= '0' && name[end] <= '9') ++end;
+    if (end == at || end - at > 7) return nullptr;
+    dims[k] = std::atoll(std::string(name.substr(at, end - at)).c_str());
+    if (dims[k] < 1) return nullptr;
+    at = end;
+  }
+  if (at != name.size()) return nullptr;
+  names.emplace_back(name);
+  custom.push_back(Config{names.back().c_str(), dims[0], dims[1], dims[2], dims[3]});
+  return &custom.back();
+}
+
 enum class Task { train, inference, optimizer };
 
 struct Options {
@@ -44,6 +72,8 @@ struct Options {
   int repeats = 20;
   /// Per-sequence lengths drawn uniform in [T/2, T] (see sequence_lengths) instead of all T.
   bool uniform_lengths = false;
+  /// recurrent_bench --checkpoint K: the layer's checkpointed scan, segments of K steps.
+  int checkpoint = 0;
   bool build_info = false;
   /// recurrent_bench --dump FILE: write one training step's data and results, then stop.
   std::string dump;
@@ -118,6 +148,8 @@ inline Options parse_options(int argc, char** argv, bool with_cell, bool with_du
         throw UsageError("--lengths " + std::string(v) + ": expected full or uniform");
       }
       o.uniform_lengths = v == "uniform";
+    } else if (arg == "--checkpoint" && with_cell) {
+      o.checkpoint = count(i, 0);
     } else if (arg == "--threads") {
       o.threads = count(i, 1);
     } else if (arg == "--repeats") {
@@ -127,11 +159,11 @@ inline Options parse_options(int argc, char** argv, bool with_cell, bool with_du
     } else if (arg == "--dump" && with_dump) {
       o.dump = value(i);
     } else {
-      const Config* found = nullptr;
-      for (const Config& c : configs) {
-        if (arg == c.name) found = &c;
+      const Config* found = find_config(arg);
+      if (!found) {
+        throw UsageError("unknown argument '" + std::string(arg) +
+                         "' (a configuration is S, M, L or B<n>T<n>I<n>H<n>)");
       }
-      if (!found) throw UsageError("unknown argument '" + std::string(arg) + "'");
       o.chosen.push_back(found);
     }
   }
@@ -151,12 +183,14 @@ struct Problem {
   Tensor<float> target;
 };
 
-inline Problem make_problem(models::RecurrentMode mode, const Config& c, bool fused) {
+inline Problem make_problem(models::RecurrentMode mode, const Config& c, bool fused,
+                            int checkpoint = 0) {
   Generator rng(0);
   models::RecurrentOptions options;
   options.input_size = c.input;
   options.hidden_size = c.hidden;
   options.fused = fused;
+  options.checkpoint = checkpoint;
   // Braced initialization evaluates left to right: weights, then x, then target.
   return Problem{models::RecurrentLayer<float>(mode, options, rng),
                  Tensor<float>::normal({c.steps, c.batch, c.input}, 0.0f, 1.0f, rng),
@@ -236,8 +270,8 @@ inline double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-/// The result line: {"mode", "task", "cell", "config", "threads", "lengths", "median_ms",
-/// "times_ms", "peak_mib"}, the same keys pytorch_rnn.py prints (plus its "torch_version");
+/// The result line: {"mode", "task", "cell", "config", "threads", "lengths", "checkpoint",
+/// "median_ms", "times_ms", "peak_mib"}, the same keys pytorch_rnn.py prints (plus its "torch_version");
 /// peak_mib is null where it could not be measured.
 inline void print_result(const Options& o, const char* cell, const Config& c, const Timing& t) {
   std::string list;
@@ -250,10 +284,10 @@ inline void print_result(const Options& o, const char* cell, const Config& c, co
   if (t.peak_mib >= 0) std::snprintf(peak, sizeof peak, "%.1f", t.peak_mib);
   std::printf(
       "{\"mode\": \"%s\", \"task\": \"%s\", \"cell\": \"%s\", \"config\": \"%s\", "
-      "\"threads\": %d, \"lengths\": \"%s\", \"median_ms\": %.4f, \"times_ms\": [%s], "
-      "\"peak_mib\": %s}\n",
+      "\"threads\": %d, \"lengths\": \"%s\", \"checkpoint\": %d, \"median_ms\": %.4f, "
+      "\"times_ms\": [%s], \"peak_mib\": %s}\n",
       mode_name(o.mode), task_name(o.task), cell, c.name, o.threads,
-      o.uniform_lengths ? "uniform" : "full", median(t.times), list.c_str(), peak);
+      o.uniform_lengths ? "uniform" : "full", o.checkpoint, median(t.times), list.c_str(), peak);
   std::fflush(stdout);
 }
 

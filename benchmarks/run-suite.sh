@@ -4,19 +4,23 @@
 # builds tapeloop's benchmark programs and the oneDNN peer, checks every peer against tapeloop,
 # measures RNN, LSTM and GRU on configs S, M, L in interleaved rounds, and writes
 # docs/benchmarks/suite.md (with SVG charts in docs/benchmarks/suite/).
-#   bash benchmarks/run-suite.sh [--quick] [--rounds N] [--no-newest-torch]
+#   bash benchmarks/run-suite.sh [--quick] [--rounds N] [--no-newest-torch] [--scaling]
 # --quick: one round, fewer repeats, under 5 minutes once built. JOBS=n for the build.
+# --scaling: the scaling curves instead (time and memory against length, size, batch, threads;
+# docs/benchmarks/scaling.md), with --quick three points per curve.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-QUICK=() ROUNDS=3 NEWEST=1
+QUICK=() ROUNDS=3 NEWEST=1 SCALING=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=(--quick) NEWEST=0 ;;
     --rounds) ROUNDS=$2; shift ;;
     --no-newest-torch) NEWEST=0 ;;
-    *) echo "usage: bash benchmarks/run-suite.sh [--quick] [--rounds N] [--no-newest-torch]" >&2
+    --scaling) SCALING=1 NEWEST=0 ;;
+    *) echo "usage: bash benchmarks/run-suite.sh [--quick] [--rounds N] [--no-newest-torch]" \
+         "[--scaling]" >&2
        exit 2 ;;
   esac
   shift
@@ -62,5 +66,8 @@ cmake --build build -j "${JOBS:-$(nproc)}" --target recurrent_bench tapeloop_ben
   >/dev/null 2>&1 ||
   cmake --build build -j "${JOBS:-$(nproc)}" --target recurrent_bench tapeloop_bench
 
+if [ "$SCALING" = 1 ]; then
+  exec /usr/bin/python3 benchmarks/run_scaling.py --build build --out docs/benchmarks "${QUICK[@]}"
+fi
 /usr/bin/python3 benchmarks/run_suite.py --build build --out docs/benchmarks --rounds "$ROUNDS" \
   "${QUICK[@]}" "${NEWEST_ARGS[@]}"

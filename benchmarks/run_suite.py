@@ -78,6 +78,21 @@ def machine_description():
     return {"cpu": cpu, "isa_kind": kind, "cpus": os.cpu_count(), "kernel": platform.release()}
 
 
+def choose_openblas_core(runner):
+    """OpenBLAS picks its kernels for the CPU when it is loaded, unless OPENBLAS_CORETYPE names
+    others. A machine may set that for its own reasons (OPENBLAS_CORETYPE=Haswell on an AVX-512
+    CPU halves sgemm: 119 against 232 GFLOP/s on AMD Zen 5, docs/library.md); the suite
+    measures the machine, so every process it starts — tapeloop and Debian's PyTorch, both on
+    OpenBLAS — runs without it, and the report says so. Returns that note, or None."""
+    forced = os.environ.pop("OPENBLAS_CORETYPE", None)
+    if forced is None:
+        return None
+    info = runner.run("build", [os.path.join(runner.bench, "recurrent_bench"), "--build-info"])
+    blas = info[0].get("blas", "?") if info else "?"
+    return ("The environment set OPENBLAS_CORETYPE=%s; this run left the choice to OpenBLAS in "
+            "every process (%s)." % (forced, blas))
+
+
 def check_peers(runner, torches, configs, dump_dir):
     """Correctness before speed: PyTorch against tapeloop's dumped step for every mode, config,
     cell and length setting; oneDNN checks itself inside onednn_rnn before it times anything
@@ -481,6 +496,9 @@ def main():
         runner = Runner(args.build, log)
         info = {"machine": machine_description(), "notes": [], "torch_versions": {},
                 "mean_length_share": {c: mean_length_share(c) for c in CONFIGS}}
+        core_note = choose_openblas_core(runner)
+        if core_note:
+            info["notes"].append(core_note)
         tl = runner.run("build", [os.path.join(runner.bench, "recurrent_bench"), "--build-info"])
         info["tapeloop"] = tl[0] if tl else {}
         has_onednn = os.path.exists(os.path.join(runner.bench, "onednn_rnn"))
