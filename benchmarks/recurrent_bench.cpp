@@ -6,8 +6,8 @@
 //                        [--checkpoint K] [--build-info] [--dump FILE] CONFIG...
 // CONFIG is S, M, L (docs/benchmarks/README.md) or a shape B<batch>T<steps>I<input>H<hidden>.
 // Prints one JSON object per configuration: {"mode", "task", "cell", "config", "threads",
-// "lengths", "checkpoint", "median_ms", "times_ms", "peak_mib"} (peak_mib: the resident memory the steps
-// added, recurrent_common.hpp); --build-info first prints {"kernel_isa", "blas"}.
+// "lengths", "checkpoint", "median_ms", "times_ms", "peak_mib"} (peak_mib: the resident memory the
+// steps added, recurrent_common.hpp); --build-info first prints {"kernel_isa", "blas"}.
 //
 // - train: forward over the whole sequence, MSE of all outputs against a fixed random target,
 //   backward to every parameter and to the input (docs/benchmarks/README.md). No optimizer step.

@@ -271,8 +271,8 @@ inline double median(std::vector<double> v) {
 }
 
 /// The result line: {"mode", "task", "cell", "config", "threads", "lengths", "checkpoint",
-/// "median_ms", "times_ms", "peak_mib"}, the same keys pytorch_rnn.py prints (plus its "torch_version");
-/// peak_mib is null where it could not be measured.
+/// "median_ms", "times_ms", "peak_mib"}, the same keys pytorch_rnn.py prints (plus its
+/// "torch_version"); peak_mib is null where it could not be measured.
 inline void print_result(const Options& o, const char* cell, const Config& c, const Timing& t) {
   std::string list;
   char buffer[32];

@@ -54,12 +54,12 @@ Var<V> lstm_over(Tape<V>& tape, const std::vector<Var<V>>& in, bool packed, bool
   o.batch_sizes = layout.batch_sizes;
   const State<V> state0{index_select(in[1], 0, layout.sorted_indices),
                         index_select(in[2], 0, layout.sorted_indices)};
-  const ScanResult<V> r =
-      scan(tape, LstmCell{}, pack_sequence(xs, layout), state0, weights, o);
+  const ScanResult<V> r = scan(tape, LstmCell{}, pack_sequence(xs, layout), state0, weights, o);
   const Var<V> outputs = unpack_sequence(r.outputs, layout);
-  return concat({reshape(outputs, {T_ * B, H}), index_select(r.state[0], 0, layout.unsorted_indices),
-                 index_select(r.state[1], 0, layout.unsorted_indices)},
-                0);
+  return concat(
+      {reshape(outputs, {T_ * B, H}), index_select(r.state[0], 0, layout.unsorted_indices),
+       index_select(r.state[1], 0, layout.unsorted_indices)},
+      0);
 }
 
 std::vector<Tensor<double>> lstm_inputs() {
@@ -88,8 +88,10 @@ void expect_close(const std::vector<std::vector<double>>& a,
   for (std::size_t i = 0; i < a.size(); ++i) {
     BOOST_REQUIRE_EQUAL(a[i].size(), b[i].size());
     double worst = 0;
-    for (std::size_t k = 0; k < a[i].size(); ++k) worst = std::max(worst, std::abs(a[i][k] - b[i][k]));
-    BOOST_CHECK_MESSAGE(worst <= tol, "tensor " << i << " (0: the output, then the inputs' "
+    for (std::size_t k = 0; k < a[i].size(); ++k)
+      worst = std::max(worst, std::abs(a[i][k] - b[i][k]));
+    BOOST_CHECK_MESSAGE(worst <= tol, "tensor " << i
+                                                << " (0: the output, then the inputs' "
                                                    "gradients) differs by "
                                                 << worst);
   }
@@ -248,9 +250,8 @@ BOOST_AUTO_TEST_CASE(packed_scan_refuses_bad_batch_sizes) {
   TAPELOOP_CHECK_THROW_MESSAGE(scan(tape, cell, xs, State<double>{h0}, {w, u}, o), ValueError,
                                "lengths or batch_sizes, not both");
   o.lengths = {};
-  TAPELOOP_CHECK_THROW_MESSAGE(
-      checkpointed_scan(tape, cell, xs, State<double>{h0}, {w, u}, 2, o), ValueError,
-      "checkpointed_scan: packed sequences");
+  TAPELOOP_CHECK_THROW_MESSAGE(checkpointed_scan(tape, cell, xs, State<double>{h0}, {w, u}, 2, o),
+                               ValueError, "checkpointed_scan: packed sequences");
   BOOST_TEST(scan(tape, cell, xs, State<double>{h0}, {w, u}, o).outputs.shape() == (Shape{7, H}));
 }
 
@@ -283,22 +284,23 @@ BOOST_AUTO_TEST_CASE(recurrent_linear_on_a_shrinking_batch_equals_linear) {
 BOOST_AUTO_TEST_CASE(layers_packed_equal_layers_masked) {
   // A layer with lengths packs them unless it checkpoints; checkpointing every 100 steps
   // records the same sums through length masks.
-  for (models::RecurrentMode mode : {models::RecurrentMode::lstm, models::RecurrentMode::gru,
-                                     models::RecurrentMode::rnn_tanh}) {
+  for (models::RecurrentMode mode :
+       {models::RecurrentMode::lstm, models::RecurrentMode::gru, models::RecurrentMode::rnn_tanh}) {
     for (bool fused : {true, false}) {
       BOOST_TEST_CONTEXT("mode " << static_cast<int>(mode) << " fused " << fused) {
         std::vector<std::vector<double>> results[2];
         for (int masked = 0; masked < 2; ++masked) {
           Generator rng(11);
-          models::RecurrentOptions o{.input_size = I, .hidden_size = H, .num_layers = 2,
-                                     .bidirectional = true};
+          models::RecurrentOptions o{
+              .input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true};
           o.fused = fused;
           o.checkpoint = masked ? 100 : 0;
           models::RecurrentLayer<double> layer(mode, o, rng);
           results[masked] = run_with_gradients(
               [&](Tape<double>& tape, const std::vector<Var<double>>& in) {
                 const auto r = layer.forward(tape, in[0], {}, kLengths);
-                return concat({reshape(r.output, {T_ * B * 2 * H}), reshape(r.h_n, {4 * B * H})}, 0);
+                return concat({reshape(r.output, {T_ * B * 2 * H}), reshape(r.h_n, {4 * B * H})},
+                              0);
               },
               {random_tensor({T_, B, I}, 12)});
           for (auto& p : layer.parameters()) {

@@ -97,8 +97,9 @@ BOOST_AUTO_TEST_CASE(checkpointed_layers_give_the_same_gradients) {
           // its output and from the next step meet in another order on the recompute tape.
           // With lengths the full recording packs the sequences and the checkpointed one masks
           // them: products over other row counts, so the values too are equal to rounding.
-          const std::span<const std::int64_t> l =
-              with_lengths ? std::span<const std::int64_t>(lengths) : std::span<const std::int64_t>();
+          const std::span<const std::int64_t> l = with_lengths
+                                                      ? std::span<const std::int64_t>(lengths)
+                                                      : std::span<const std::int64_t>();
           const Run f = run(full, x, l), c = run(checkpointed, x, l);
           BOOST_REQUIRE_EQUAL(f.values.size(), c.values.size());
           const auto names = full.named_parameters();

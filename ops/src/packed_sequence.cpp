@@ -106,7 +106,7 @@ Var<T> unpack_sequence(const Var<T>& packed, const PackedLayout& layout) {
   return reshape(rows, replace_leading(s, 1, {layout.steps, layout.batch}));
 }
 
-#define TAPELOOP_INSTANTIATE(T)                                                                 \
+#define TAPELOOP_INSTANTIATE(T)                                                               \
   template PackedLayout packed_layout(Tape<T>&, std::span<const std::int64_t>, std::int64_t); \
   template Var<T> pack_sequence(const Var<T>&, const PackedLayout&);                          \
   template Var<T> unpack_sequence(const Var<T>&, const PackedLayout&);

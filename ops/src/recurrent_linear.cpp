@@ -169,8 +169,7 @@ Var<T> RecurrentLinear<T>::operator()(const Var<T>& x) {
   }
   // This call's rows: any count up to rows_ (a batch of packed sequences shrinks); another
   // shape is refused by the step's check.
-  const std::int64_t r =
-      x.rank() == 2 && x.dim(0) >= 1 && x.dim(0) <= rows_ ? x.dim(0) : rows_;
+  const std::int64_t r = x.rank() == 2 && x.dim(0) >= 1 && x.dim(0) <= rows_ ? x.dim(0) : rows_;
   if (!batched_) {
     if (!packed_.forward) {
       const Var<T> y = bias_.empty() ? linear(x, weight_) : linear(x, weight_, bias_);

@@ -27,10 +27,10 @@ void check_packed_arguments(const char* who, const Var<T>& xs, const State<T>& s
   for (std::size_t t = 0; t < sizes.size(); ++t) {
     const std::int64_t limit = t == 0 ? batch : sizes[t - 1];
     if (sizes[t] < 0 || sizes[t] > limit) {
-      throw ValueError(head() + "batch_sizes[" + std::to_string(t) + "] = " +
-                       std::to_string(sizes[t]) + " is outside [0, " + std::to_string(limit) +
-                       "] (" + (t == 0 ? "the state's batch" : "the step before") +
-                       "): the sizes must not increase");
+      throw ValueError(
+          head() + "batch_sizes[" + std::to_string(t) + "] = " + std::to_string(sizes[t]) +
+          " is outside [0, " + std::to_string(limit) + "] (" +
+          (t == 0 ? "the state's batch" : "the step before") + "): the sizes must not increase");
     }
     rows += sizes[t];
   }

@@ -20,9 +20,9 @@ TensorRef<const float> record_doubled(Tape<float>& tape, float first) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool known = argc == 2 && (std::strcmp(argv[1], "next") == 0 ||
-                                   std::strcmp(argv[1], "later") == 0 ||
-                                   std::strcmp(argv[1], "unchecked") == 0);
+  const bool known =
+      argc == 2 && (std::strcmp(argv[1], "next") == 0 || std::strcmp(argv[1], "later") == 0 ||
+                    std::strcmp(argv[1], "unchecked") == 0);
   if (!known) {
     std::fprintf(stderr, "usage: stale_reference next|later|unchecked\n");
     return 2;

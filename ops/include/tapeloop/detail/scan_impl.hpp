@@ -107,8 +107,9 @@ ScanResult<T> packed_scan(Tape<T>& tape, Cell& cell, const Var<T>& xs, const Sta
   for (std::int64_t t = 0, row = 0; t < steps; row += sizes[t++]) offsets[t] = row;
   Var<T>* outputs =
       options.collect_outputs ? arena_vars(tape, static_cast<std::size_t>(steps)) : nullptr;
-  // Forward: the rows that stopped running, in the order they stopped (each a State).
-  State<T>* stopped = record_scratch<State<T>>(tape, steps);
+  // Forward: the rows that stopped running, in the order they stopped (each a State; at most
+  // one per step and one per sequence).
+  State<T>* stopped = record_scratch<State<T>>(tape, std::min(steps, batch));
   std::int64_t stopped_count = 0;
   auto join = [](const State<T>& a, const State<T>& b) {
     State<T> joined;
@@ -154,7 +155,8 @@ ScanResult<T> packed_scan(Tape<T>& tape, Cell& cell, const Var<T>& xs, const Sta
   Var<T>* column = arena_vars(tape, pieces);
   for (int i = 0; i < state0.size(); ++i) {
     for (std::size_t p = 0; p < pieces; ++p) column[p] = parts[p][i];
-    result.state.push_back(pieces == 1 ? column[0] : concat(std::span<const Var<T>>(column, pieces), 0));
+    result.state.push_back(pieces == 1 ? column[0]
+                                       : concat(std::span<const Var<T>>(column, pieces), 0));
   }
   if (outputs && expected.has_y) {
     std::size_t n = 0;
@@ -286,7 +288,8 @@ ScanResult<T> scan(Tape<T>& tape, Cell cell, const Var<T>& xs, const State<T>& s
                    std::type_identity_t<std::span<const Var<T>>> weights,
                    const ScanOptions& options) {
   detail::check_scan_call<T, Cell>("scan", tape, xs, state0, options);
-  if (!options.batch_sizes.empty()) return detail::packed_scan(tape, cell, xs, state0, weights, options);
+  if (!options.batch_sizes.empty())
+    return detail::packed_scan(tape, cell, xs, state0, weights, options);
   const std::int64_t steps = xs.dim(0);
   // The per-step outputs, indexed by time, in arena memory (no heap).
   Var<T>* outputs =
@@ -323,7 +326,8 @@ ScanResult<T> checkpointed_scan(Tape<T>& tape, Cell cell, const Var<T>& xs, cons
   detail::check_scan_call<T, Cell>(who, tape, xs, state0, options);
   check_truncation(who, options.truncate, segment);
   if (!options.batch_sizes.empty()) {
-    throw ValueError(std::string(who) + ": packed sequences (batch_sizes) are not supported; "
+    throw ValueError(std::string(who) +
+                     ": packed sequences (batch_sizes) are not supported; "
                      "give lengths instead");
   }
   if (segment < 1) {

@@ -20,9 +20,9 @@ namespace tapeloop {
 ///
 /// The spans point into the tape's arena (made by packed_layout) and live until it is cleared.
 struct PackedLayout {
-  std::int64_t steps = 0;  ///< T
-  std::int64_t batch = 0;  ///< B
-  std::int64_t rows = 0;   ///< packed rows: the sum of the lengths
+  std::int64_t steps = 0;                          ///< T
+  std::int64_t batch = 0;                          ///< B
+  std::int64_t rows = 0;                           ///< packed rows: the sum of the lengths
   std::span<const std::int64_t> batch_sizes;       ///< [T]: sequences longer than t
   std::span<const std::int64_t> offsets;           ///< [T]: step t's first packed row
   std::span<const std::int64_t> sorted_indices;    ///< [B]: the batch index at sorted position j

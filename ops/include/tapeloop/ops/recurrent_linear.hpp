@@ -38,11 +38,11 @@ struct PackedRecurrentWeight {
 ///
 /// The contract, checked: made before the loop with room for `steps` calls on inputs
 /// [r, I] with 1 <= r <= rows (the running batch of packed sequences shrinks from step to
-/// step; scan's batch_sizes); each call records its step into its rows of the shared node (record_into), after
-/// that node, so the reverse sweep reaches the shared node after every step — by construction,
-/// whatever else is recorded in between. Fewer calls than `steps` are fine (the weight's
-/// gradient covers the rows written); one more throws ValueError. Recording, checks and memory
-/// are the tape's (no heap). When no gradient can reach W or b (recording off, or neither
+/// step; scan's batch_sizes); each call records its step into its rows of the shared node
+/// (record_into), after that node, so the reverse sweep reaches the shared node after every step —
+/// by construction, whatever else is recorded in between. Fewer calls than `steps` are fine (the
+/// weight's gradient covers the rows written); one more throws ValueError. Recording, checks and
+/// memory are the tape's (no heap). When no gradient can reach W or b (recording off, or neither
 /// requires one) each call is a node of its own, still on the packed weight. It needs the whole
 /// sweep on the tape it was made on: checkpointed_scan, which records segments again in backward on
 /// another tape, uses `linear`. The object may be discarded after the loop; the recording keeps
