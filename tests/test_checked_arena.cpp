@@ -5,19 +5,10 @@
 #include <string>
 
 #include "support/check.hpp"
+#include "support/stale_view.hpp"
 
 using namespace tapeloop;
-
-namespace {
-
-// Records x * 2 for x = {1, 2, 3} and returns the view of its value.
-TensorRef<const float> record_doubled(Tape<float>& tape, float first) {
-  const Tensor<float> x = Tensor<float>::from({3}, {first, first + 1, first + 2});
-  return (tape.input(x.ref()) * 2.0f).value();
-}
-
-
-}  // namespace
+using tapeloop::testing::record_doubled;
 
 BOOST_AUTO_TEST_SUITE(test_checked_arena)
 

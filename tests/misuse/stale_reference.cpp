@@ -6,18 +6,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "tapeloop/tapeloop.hpp"
+#include "support/stale_view.hpp"
 
 using namespace tapeloop;
-
-namespace {
-
-TensorRef<const float> record_doubled(Tape<float>& tape, float first) {
-  const Tensor<float> x = Tensor<float>::from({3}, {first, first + 1, first + 2});
-  return (tape.input(x.ref()) * 2.0f).value();
-}
-
-}  // namespace
+using tapeloop::testing::record_doubled;
 
 int main(int argc, char** argv) {
   const bool known =
