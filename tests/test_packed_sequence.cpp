@@ -35,36 +35,38 @@ struct LstmCell {
   }
 };
 
-// The LSTM over [T,B,I] with kLengths, by length masks (packed = false) or packed: outputs
-// [T,B,H] (zero past each length) and the final h and c in batch order, joined into one Var.
+// The LSTM over [T,B,I] with `lengths` (kLengths by default), by length masks (packed = false)
+// or packed: outputs [T,B,H] (zero past each length) and the final h and c in batch order,
+// joined into one Var.
 template <class V>
 Var<V> lstm_over(Tape<V>& tape, const std::vector<Var<V>>& in, bool packed, bool reverse,
-                 int truncate = 0) {
+                 int truncate = 0, std::span<const std::int64_t> lengths = kLengths) {
   const Var<V>& xs = in[0];
+  const std::int64_t steps = xs.dim(0);
   const std::vector<Var<V>> weights = {in[3], in[4], in[5]};
   ScanOptions o;
   o.reverse = reverse;
   o.truncate = truncate;
   if (!packed) {
-    o.lengths = kLengths;
+    o.lengths = lengths;
     const ScanResult<V> r = scan(tape, LstmCell{}, xs, State<V>{in[1], in[2]}, weights, o);
-    return concat({reshape(r.outputs, {T_ * B, H}), r.state[0], r.state[1]}, 0);
+    return concat({reshape(r.outputs, {steps * B, H}), r.state[0], r.state[1]}, 0);
   }
-  const PackedLayout layout = packed_layout(tape, std::span<const std::int64_t>(kLengths), T_);
+  const PackedLayout layout = packed_layout(tape, lengths, steps);
   o.batch_sizes = layout.batch_sizes;
   const State<V> state0{index_select(in[1], 0, layout.sorted_indices),
                         index_select(in[2], 0, layout.sorted_indices)};
   const ScanResult<V> r = scan(tape, LstmCell{}, pack_sequence(xs, layout), state0, weights, o);
   const Var<V> outputs = unpack_sequence(r.outputs, layout);
   return concat(
-      {reshape(outputs, {T_ * B, H}), index_select(r.state[0], 0, layout.unsorted_indices),
+      {reshape(outputs, {steps * B, H}), index_select(r.state[0], 0, layout.unsorted_indices),
        index_select(r.state[1], 0, layout.unsorted_indices)},
       0);
 }
 
-std::vector<Tensor<double>> lstm_inputs() {
-  return {random_tensor({T_, B, I}, 1), random_tensor({B, H}, 2),     random_tensor({B, H}, 3),
-          random_tensor({I, 4 * H}, 4), random_tensor({H, 4 * H}, 5), random_tensor({4 * H}, 6)};
+std::vector<Tensor<double>> lstm_inputs(std::int64_t steps = T_) {
+  return {random_tensor({steps, B, I}, 1), random_tensor({B, H}, 2),     random_tensor({B, H}, 3),
+          random_tensor({I, 4 * H}, 4),    random_tensor({H, 4 * H}, 5), random_tensor({4 * H}, 6)};
 }
 
 // Values and every input's gradient of fn's output under one random seed.
@@ -201,6 +203,27 @@ BOOST_AUTO_TEST_CASE(packed_scan_equals_masked_scan) {
           },
           inputs);
       expect_close(masked, packed, 1e-13);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(packed_scan_with_steps_no_sequence_reaches) {
+  // Every sequence ends before T (the last steps run on no rows), all lengths equal (one
+  // sequence group stops at once), and all but one sequence empty.
+  const std::vector<std::int64_t> cases[] = {{3, 3, 3, 3, 3}, {4, 1, 4, 2, 2}, {0, 0, 5, 0, 0}};
+  for (const auto& lengths : cases) {
+    for (bool reverse : {false, true}) {
+      BOOST_TEST_CONTEXT("lengths " << lengths[0] << "," << lengths[1] << ",... reverse "
+                                    << reverse) {
+        auto run = [&](bool packed) {
+          return run_with_gradients(
+              [&](Tape<double>& t, const std::vector<Var<double>>& in) {
+                return lstm_over(t, in, packed, reverse, 0, lengths);
+              },
+              lstm_inputs(7));
+        };
+        expect_close(run(false), run(true), 1e-13);
+      }
     }
   }
 }
