@@ -151,8 +151,16 @@ def write_report(out_dir, all_rows, info, command, elapsed, failures):
                   info.get("kernel_isa", "?"), info.get("blas", "?")))
     for note in info.get("notes", []):
         out.append("Note: %s\n" % note)
+    first_threads = next((i for i, (sweep, _) in enumerate(all_rows) if sweep[1] == "threads"),
+                         -1)
     for index, (sweep, rows) in enumerate(all_rows):
         title, axis, _, checkpointed = sweep
+        if axis == "threads" and index == first_threads:
+            out.append("## Threads\n")
+            out.append("Each row is one run. On a shared 2-core VM a 2-thread time whose per-step "
+                       "products take tens of microseconds per thread moves a lot between runs: "
+                       "that is about what waking a sleeping worker thread costs, so whether the "
+                       "second core helps depends on whether the worker is still awake.\n")
         out.append("## %s%s\n" % (title[0].upper(), title[1:]))
         head = ["%s" % axis, "tapeloop ms", "GFLOP/s", "PyTorch ms", "PyTorch / tapeloop",
                 "tapeloop MiB", "PyTorch MiB"]
