@@ -93,6 +93,28 @@ BOOST_AUTO_TEST_CASE(rnn_values_gradients_and_float) {
       {random_tensor({3, 21}, 180, -2, 2), random_tensor({3, 21}, 181, -2, 2)});
 }
 
+BOOST_AUTO_TEST_CASE(rnn_on_gates_summed_by_the_caller) {
+  // act(gates): the two-input cell's values with gh = 0, its gradient, tangent, and float.
+  const Tensor<double> gates = random_tensor({3, 7}, 190, -2, 2);
+  for (std::int64_t k = 0; k < gates.numel(); ++k) BOOST_REQUIRE(std::abs(gates[k]) > 1e-3);
+  for (RnnActivation act : {RnnActivation::tanh, RnnActivation::relu}) {
+    Tape<double> tape;
+    const Var<double> g = tape.input(gates.ref());
+    const Var<double> one = rnn_cell_fused(g, act),
+                      two = rnn_cell_fused(g, tape.zeros({3, 7}), act);
+    for (std::int64_t k = 0; k < gates.numel(); ++k) {
+      BOOST_TEST(one.value()[k] == two.value()[k]);
+      BOOST_TEST(one.value()[k] ==
+                     (act == RnnActivation::tanh ? std::tanh(gates[k]) : std::max(gates[k], 0.0)),
+                 boost::test_tools::tolerance(1e-15));
+    }
+    TAPELOOP_CHECK_GRADCHECK([act](auto&, const auto& v) { return rnn_cell_fused(v[0], act); },
+                             std::vector<Tensor<double>>{gates});
+    check_float_matches_double([act](auto&, const auto& v) { return rnn_cell_fused(v[0], act); },
+                               {random_tensor({3, 21}, 191, -2, 2)});
+  }
+}
+
 BOOST_AUTO_TEST_CASE(lstm_values_match_the_formula) {
   const std::int64_t B = 3, H = 4;
   Tape<double> tape;

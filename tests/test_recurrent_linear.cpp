@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <span>
 
 #include "support/check.hpp"
 
 #include "tapeloop/ops/recurrent_linear.hpp"
+#include "tapeloop/ops/shape_ops.hpp"
 
 using namespace tapeloop;
 using tapeloop::testing::check_float_matches_double;
@@ -48,6 +51,66 @@ std::vector<Tensor<double>> inputs(std::int64_t steps, std::int64_t batch, std::
                                     random_tensor({hidden, hidden}, seed + 2)};
   if (bias) in.push_back(random_tensor({hidden}, seed + 3));
   return in;
+}
+
+// On a base: h_{t+1} = tanh(A_t + P(h_t)) with A = linear(xs, U), [T,B,H] (or packed rows,
+// [sum of batch_sizes, H], the running batch shrinking as sequences end), its steps in time
+// order or reversed, the first `skip` of them not run (so the rows written start further on).
+// v = {xs, h0 [B,H], W [H,H], b [H] or [0] (no bias), U [H,I]}. `step` is
+// (base, h, A_t) -> A_t + P(h).
+template <class T, class Step>
+Var<T> unroll_on_base(const std::vector<Var<T>>& v, std::span<const std::int64_t> batch_sizes,
+                      bool reverse, std::int64_t skip, Step step) {
+  const Var<T> base = linear(v[0], v[4]);
+  const std::int64_t steps = static_cast<std::int64_t>(batch_sizes.size());
+  std::vector<std::int64_t> offsets(batch_sizes.size() + 1, 0);
+  for (std::size_t t = 0; t < batch_sizes.size(); ++t) offsets[t + 1] = offsets[t] + batch_sizes[t];
+  const Var<T> rows = base.rank() == 3 ? reshape(base, Shape{offsets.back(), base.dim(2)}) : base;
+  Var<T> h = v[1];
+  std::vector<Var<T>> hs;
+  for (std::int64_t k = 0; k < steps - skip; ++k) {
+    const std::int64_t t = reverse ? steps - 1 - k : skip + k;
+    const std::int64_t r = batch_sizes[static_cast<std::size_t>(t)];
+    const Var<T> a = narrow(rows, 0, offsets[static_cast<std::size_t>(t)], r);
+    h = tanh(step(base, narrow(h, 0, 0, std::min(r, h.dim(0))), a));
+    hs.push_back(h);
+  }
+  return concat(hs, 0);
+}
+
+template <class T>
+Var<T> on_base(const std::vector<Var<T>>& v, std::span<const std::int64_t> batch_sizes,
+               bool reverse, std::int64_t skip = 0) {
+  std::optional<RecurrentLinear<T>> p;
+  return unroll_on_base(v, batch_sizes, reverse, skip,
+                        [&](const Var<T>& base, const Var<T>& h, const Var<T>& a) {
+                          if (!p)
+                            p.emplace(v[2], v[3].numel() ? v[3] : Var<T>{}, v[1].dim(0), base);
+                          return (*p)(h, a);
+                        });
+}
+
+template <class T>
+Var<T> on_base_with_linear(const std::vector<Var<T>>& v, std::span<const std::int64_t> batch_sizes,
+                           bool reverse, std::int64_t skip) {
+  return unroll_on_base(v, batch_sizes, reverse, skip,
+                        [&](const Var<T>&, const Var<T>& h, const Var<T>& a) {
+                          return (v[3].numel() ? linear(h, v[2], v[3]) : linear(h, v[2])) + a;
+                        });
+}
+
+// Inputs of on_base: xs [T,B,I] for equal batch sizes, else packed [rows, I].
+std::vector<Tensor<double>> base_inputs(std::span<const std::int64_t> batch_sizes,
+                                        std::int64_t hidden, std::int64_t in, bool bias,
+                                        std::uint64_t seed) {
+  std::int64_t rows = 0;
+  for (std::int64_t r : batch_sizes) rows += r;
+  const std::int64_t batch = batch_sizes[0], steps = static_cast<std::int64_t>(batch_sizes.size());
+  const bool uniform = rows == batch * steps;
+  return {uniform ? random_tensor({steps, batch, in}, seed) : random_tensor({rows, in}, seed),
+          random_tensor({batch, hidden}, seed + 1), random_tensor({hidden, hidden}, seed + 2),
+          bias ? random_tensor({hidden}, seed + 3) : Tensor<double>(Shape{0}),
+          random_tensor({hidden, in}, seed + 4)};
 }
 
 bool identical(TensorRef<const double> a, TensorRef<const double> b) {
@@ -194,6 +257,117 @@ BOOST_AUTO_TEST_CASE(errors_name_the_operator_and_the_shapes) {
   TAPELOOP_CHECK_THROW_MESSAGE(p(v({2, 3})), ValueError,
                                "recurrent_linear: more than the 2 steps it was made for");
   BOOST_TEST(p.calls() == 2);
+}
+
+// A base run and its reference (linear + the window) on the same inputs: outputs and every
+// gradient to rounding; `wants_grad` says which inputs require a gradient.
+void check_on_base(const std::vector<Tensor<double>>& in, std::span<const std::int64_t> batch_sizes,
+                   bool reverse, const std::vector<bool>& wants_grad, std::int64_t skip = 0) {
+  auto run = [&](bool recurrent) {
+    Tape<double> tape;
+    std::vector<Var<double>> v;
+    for (std::size_t i = 0; i < in.size(); ++i) v.push_back(tape.input(in[i].ref(), wants_grad[i]));
+    const Var<double> y = recurrent ? on_base(v, batch_sizes, reverse, skip)
+                                    : on_base_with_linear(v, batch_sizes, reverse, skip);
+    const Tensor<double> seed = random_tensor(y.shape(), 77);
+    std::vector<Tensor<double>> out = {y.to_tensor()};
+    if (!y.requires_grad()) return out;
+    tape.backward(y, seed.ref());
+    for (const Var<double>& x : v) {
+      if (x.requires_grad()) out.push_back(Tensor<double>::from(TensorRef<const double>(x.grad())));
+    }
+    return out;
+  };
+  const auto a = run(true), b = run(false);
+  BOOST_TEST_REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    BOOST_TEST_REQUIRE(a[i].shape() == b[i].shape());
+    if (a[i].numel() == 0) continue;  // an absent bias
+    double scale = 0, worst = 0;
+    for (std::int64_t j = 0; j < a[i].numel(); ++j) {
+      scale = std::max(scale, std::abs(b[i][j]));
+      worst = std::max(worst, std::abs(a[i][j] - b[i][j]));
+    }
+    BOOST_TEST(scale > 0.0);
+    BOOST_TEST(worst <= 1e-14 * scale, "tensor " << i << ": " << worst << " of " << scale);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(on_a_base_adds_into_its_rows) {
+  const std::int64_t uniform[] = {5, 5, 5, 5}, shrinking[] = {6, 6, 4, 1},
+                     few_uniform[] = {2, 2, 2};
+  const std::vector<bool> all(5, true);
+  for (bool reverse : {false, true}) {
+    for (bool bias : {true, false}) {
+      BOOST_TEST_CONTEXT("reverse " << reverse << " bias " << bias) {
+        // Packed weight (>= 4 rows), the weight as stored (2 rows), and (in time order: a
+        // reverse sweep would need the batch to grow) a shrinking running batch.
+        check_on_base(base_inputs(uniform, 6, 3, bias, 100), uniform, reverse, all);
+        check_on_base(base_inputs(few_uniform, 4, 3, bias, 120), few_uniform, reverse, all);
+        if (!reverse) check_on_base(base_inputs(shrinking, 6, 3, bias, 110), shrinking, false, all);
+        // Not every row of the base written: the weight's gradient over those written only.
+        check_on_base(base_inputs(uniform, 6, 3, bias, 115), uniform, reverse, all, 2);
+      }
+    }
+  }
+  // Every way a gradient may or may not reach the base, the weight and the state: in place
+  // into the base, the base copied into a node of its own, a step node of its own, no gradient.
+  for (const std::vector<bool>& wants_grad :
+       {std::vector<bool>{false, true, true, true, false},    // base without one; W, h0 with
+        std::vector<bool>{false, true, false, false, false},  // only h0: steps of their own
+        std::vector<bool>{true, false, false, false, true},   // base only: steps in place
+        std::vector<bool>{false, false, false, false, false}}) {
+    check_on_base(base_inputs(shrinking, 6, 3, true, 130), shrinking, false, wants_grad);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(on_a_base_gradcheck_and_float) {
+  const std::int64_t uniform[] = {5, 5, 5}, shrinking[] = {3, 2, 2, 1};
+  for (bool reverse : {false, true}) {
+    auto fn = [&](std::span<const std::int64_t> sizes) {
+      return [sizes, reverse](auto&, const auto& v) { return on_base(v, sizes, reverse); };
+    };
+    TAPELOOP_CHECK_GRADCHECK(fn(uniform), base_inputs(uniform, 3, 2, true, 140));
+    TAPELOOP_CHECK_GRADCHECK(fn(uniform), base_inputs(uniform, 3, 2, false, 145));
+    check_float_matches_double(fn(uniform), base_inputs(uniform, 9, 4, true, 160));
+  }
+  auto packed = [&](auto&, const auto& v) { return on_base(v, shrinking, false); };
+  TAPELOOP_CHECK_GRADCHECK(packed, base_inputs(shrinking, 3, 2, false, 150));
+  check_float_matches_double(packed, base_inputs(shrinking, 9, 4, true, 170));
+}
+
+BOOST_AUTO_TEST_CASE(on_a_base_errors) {
+  Tape<float> tape;
+  auto v = [&](const Shape& s) { return tape.input(Tensor<float>::zeros(s).ref(), true); };
+  const Var<float> w = v({8, 3}), x = v({6, 2}), u = v({8, 2});
+  const Var<float> base = linear(x, u);  // [6, 8]: 3 steps of 2 rows
+  TAPELOOP_CHECK_THROW_MESSAGE(RecurrentLinear<float>(w, Var<float>{}, 2, tanh(base)), ValueError,
+                               "recurrent_linear: base made by tanh: expected the output of "
+                               "linear or matmul");
+  TAPELOOP_CHECK_THROW_MESSAGE(RecurrentLinear<float>(w, Var<float>{}, 2, linear(x, v({5, 2}))),
+                               ShapeError, "recurrent_linear: base [6,5]: expected [..., 8]");
+  RecurrentLinear<float> p(w, Var<float>{}, 2, base);
+  const Var<float> h = v({2, 3});
+  TAPELOOP_CHECK_THROW_MESSAGE(
+      p(h), ValueError, "recurrent_linear: made on a base [6,8]: each call needs its addend");
+  TAPELOOP_CHECK_THROW_MESSAGE(p(h, v({2, 8})), ValueError,
+                               "recurrent_linear: addend [2,8] is not a window of whole rows of "
+                               "base [6,8]");
+  TAPELOOP_CHECK_THROW_MESSAGE(p(h, narrow(base, 0, 0, 3)), ShapeError,
+                               "recurrent_linear: addend [3,8]: expected [2, 8] for input [2,3]");
+  TAPELOOP_CHECK_THROW_MESSAGE(
+      p(v({3, 3}), narrow(base, 0, 0, 3)), ShapeError,
+      "recurrent_linear: input [3,3]: expected [r, 3] with 1 <= r <= 2 (weight [8,3])");
+  p(h, narrow(base, 0, 2, 2));  // rows [2, 4)
+  TAPELOOP_CHECK_THROW_MESSAGE(p(h, narrow(base, 0, 2, 2)), ValueError,
+                               "recurrent_linear: addend at rows [2, 4) of base [6,8] is not next "
+                               "to the rows written so far, [2, 4)");
+  p(h, narrow(base, 0, 0, 2));  // before them
+  p(h, narrow(base, 0, 4, 2));  // after them
+  BOOST_TEST(p.calls() == 3);
+  RecurrentLinear<float> plain(w, Var<float>{}, 2, 3);
+  TAPELOOP_CHECK_THROW_MESSAGE(plain(h, narrow(base, 0, 0, 2)), ValueError,
+                               "recurrent_linear: an addend given, but made without a base");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

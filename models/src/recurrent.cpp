@@ -80,17 +80,42 @@ struct ReplayableStep {
   }
 };
 
+// Whether the fused step's recurrent product adds into the input projection's rows (one gate
+// buffer and one gate gradient per layer and direction): the RNN and the LSTM. The GRU cannot:
+// r scales h W_hn^T + b_hn, so gh stays apart from gi.
+bool adds_into_projection(RecurrentMode mode) {
+  return mode != RecurrentMode::gru;
+}
+
 // The step with the fused path's recurrent product over the whole sequence (one weight-gradient
-// GEMM for all steps), which lives for one scan call: scan only, never checkpointed.
+// GEMM for all steps), which lives for one scan call: scan only, never checkpointed. For the RNN
+// and the LSTM the product is made on xw and adds h W_hh^T into step t's rows of it, so the cell
+// reads its gates from one buffer.
 template <class T>
 struct SequenceStep {
   RecurrentMode mode;
-  bool fused;
   RecurrentLinear<T>& product;
 
   StepResult<T> operator()(std::span<const Var<T>> w, const State<T>& s, const Var<T>& x) const {
-    return recurrent_step(
-        mode, fused, [&](const Var<T>& h) { return product(h); }, w, s, x);
+    if (!adds_into_projection(mode)) {
+      return recurrent_step(
+          mode, true, [&](const Var<T>& h) { return product(h); }, w, s, x);
+    }
+    const Var<T> gates = product(s[0], x);  // x_t W_ih^T + b + h W_hh^T, in x_t's rows
+    switch (mode) {
+      case RecurrentMode::lstm: {
+        const LstmState<T> next = lstm_cell_fused(gates, s[1]);
+        return {State<T>{next.h, next.c}, next.h};
+      }
+      case RecurrentMode::rnn_relu: {
+        const Var<T> h = rnn_cell_fused(gates, RnnActivation::relu);
+        return {State<T>{h}, h};
+      }
+      default: {
+        const Var<T> h = rnn_cell_fused(gates, RnnActivation::tanh);
+        return {State<T>{h}, h};
+      }
+    }
   }
 };
 
@@ -328,8 +353,11 @@ RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<
         r = checkpointed_scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, o.checkpoint,
                               so);
       } else if (o.fused) {
-        RecurrentLinear<T> product(wr[0], wr.size() > 1 ? wr[1] : Var<T>{}, batch, steps);
-        r = scan(tape, SequenceStep<T>{mode_, o.fused, product}, xw, state0, wr, so);
+        const Var<T> b_hh = wr.size() > 1 ? wr[1] : Var<T>{};
+        RecurrentLinear<T> product = adds_into_projection(mode_)
+                                         ? RecurrentLinear<T>(wr[0], b_hh, batch, xw)
+                                         : RecurrentLinear<T>(wr[0], b_hh, batch, steps);
+        r = scan(tape, SequenceStep<T>{mode_, product}, xw, state0, wr, so);
       } else {
         r = scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, so);
       }

@@ -33,29 +33,30 @@ void check_cell_shapes(const char* op, const char* state_name, const Shape& stat
 
 namespace {
 
-// h = act(gi + gh).
+// h = act(gi + gh); inputs (gi, gh), or (gates) summed by the caller.
 template <class T>
 struct RnnCellRule {
   static constexpr const char* name = "rnn_cell_fused";
   RnnActivation act;
 
   Shape check(InputShapes s) const {
-    if (s[1] != s[0]) {
+    if (s.size() == 2 && s[1] != s[0]) {
       throw ShapeError(std::string(name) + ": gi " + s[0].str() + ", gh " + s[1].str() +
                        ": expected the same shape");
     }
     return s[0];
   }
   void forward(ForwardContext<T>& c) const {
-    kernels::rnn_cell_forward(act, c.in(0), c.in(1), c.out(), c.out_shape().numel());
+    kernels::rnn_cell_forward(act, c.in(0), c.inputs() == 2 ? c.in(1) : nullptr, c.out(),
+                              c.out_shape().numel());
   }
   void backward(BackwardContext<T>& c) const {
-    kernels::rnn_cell_backward(act, c.grad_out(), c.out(), c.grad(0), c.grad(1),
-                               c.out_shape().numel());
+    kernels::rnn_cell_backward(act, c.grad_out(), c.out(), c.grad(0),
+                               c.inputs() == 2 ? c.grad(1) : nullptr, c.out_shape().numel());
   }
   // dh = act'(.) (dgi + dgh): the backward kernel run on each input's tangent.
   void tangent(TangentContext<T>& c) const {
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < c.inputs(); ++i) {
       if (const T* t = c.tangent(i)) {
         kernels::rnn_cell_backward(act, t, c.out(), c.tangent_out(), static_cast<T*>(nullptr),
                                    c.out_shape().numel());
@@ -190,6 +191,11 @@ Var<T> rnn_cell_fused(const Var<T>& gi, const Var<T>& gh, RnnActivation act) {
 }
 
 template <class T>
+Var<T> rnn_cell_fused(const Var<T>& gates, RnnActivation act) {
+  return record(RnnCellRule<T>{act}, gates);
+}
+
+template <class T>
 LstmState<T> lstm_cell_fused(const Var<T>& gates, const Var<T>& c_prev) {
   return lstm_views(record(LstmCellRule<T>{}, gates, c_prev));
 }
@@ -207,6 +213,7 @@ Var<T> gru_cell_fused(const Var<T>& gi, const Var<T>& gh, const Var<T>& h_prev) 
 
 #define TAPELOOP_INSTANTIATE(T)                                                       \
   template Var<T> rnn_cell_fused(const Var<T>&, const Var<T>&, RnnActivation);        \
+  template Var<T> rnn_cell_fused(const Var<T>&, RnnActivation);                       \
   template LstmState<T> lstm_cell_fused(const Var<T>&, const Var<T>&);                \
   template LstmState<T> lstm_cell_fused(const Var<T>&, const Var<T>&, const Var<T>&); \
   template Var<T> gru_cell_fused(const Var<T>&, const Var<T>&, const Var<T>&);

@@ -67,7 +67,7 @@ void rnn_cell_forward(RnnActivation act, const T* gi, const T* gh, T* h, std::in
   parallel_elements(n, cost, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t j = begin; j < end; j += lanes<T>) {
       const Lanes<T> m{std::min(lanes<T>, end - j)};
-      const V x = m.load(gi + j) + m.load(gh + j);
+      const V x = gh ? m.load(gi + j) + m.load(gh + j) : m.load(gi + j);
       m.store(act == RnnActivation::tanh ? vtanh(x) : xsimd::max(x, V(T(0))), h + j);
     }
   });

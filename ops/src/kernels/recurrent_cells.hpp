@@ -13,7 +13,7 @@ namespace tapeloop::kernels {
 inline constexpr std::int64_t lstm_saved_per_row = 5;
 inline constexpr std::int64_t gru_saved_per_row = 3;
 
-/// One plain RNN step over n = B*H elements: h = act(gi + gh).
+/// One plain RNN step over n = B*H elements: h = act(gi + gh), or act(gi) when gh is null.
 template <class T>
 void rnn_cell_forward(RnnActivation act, const T* gi, const T* gh, T* h, std::int64_t n);
 

@@ -21,6 +21,11 @@ enum class RnnActivation : std::uint8_t { tanh, relu };
 template <class T>
 Var<T> rnn_cell_fused(const Var<T>& gi, const Var<T>& gh, RnnActivation act);
 
+/// The same step on gates = gi + gh summed by the caller: h = act(gates), [B,H] (as a layer whose
+/// recurrent product adds into its input projection has them; RecurrentLinear on a base).
+template <class T>
+Var<T> rnn_cell_fused(const Var<T>& gates, RnnActivation act);
+
 /// The shape check of every recurrent cell, fused or written with generic operators: throws
 /// ShapeError naming `op` and every shape unless `state` is [B,H] and each gate input is
 /// [B, gates*H], e.g. "lstm_cell_fused: gi [2,16], gh [2,12], c_prev [2,4]: expected gh [2,16]

@@ -55,18 +55,43 @@ class RecurrentLinear {
   /// ValueError unless rows and steps are positive.
   RecurrentLinear(const Var<T>& weight, const Var<T>& bias, std::int64_t rows, std::int64_t steps);
 
+  /// The same product added in place to rows of `base`: each call y = a + x W^T + b for `a`
+  /// a window of base's rows (below), whose memory then holds y. Base is [N, O] or any shape
+  /// whose last dimension is O, with N rows in all. The fused LSTM and RNN layers pass their
+  /// input projection xw = x W_ih^T + b_ih for all steps: the gates xw_t + h W_hh^T are then
+  /// one buffer with one gradient, which the cell's backward writes once and both weights'
+  /// GEMMs read (instead of a second [N, O] node with its own gradient).
+  ///
+  /// Base's value is overwritten, so the contract, checked: base is the output of `linear` or
+  /// `matmul` (whose derivatives do not read their own value; ValueError otherwise), and nothing
+  /// but these calls reads its value afterwards. Its gradient (and tangent) is that of every y.
+  /// Calls fill base's rows one after another, forwards or backwards (a reverse scan), each
+  /// next to the rows already written (ValueError otherwise); no `steps` limit.
+  RecurrentLinear(const Var<T>& weight, const Var<T>& bias, std::int64_t rows, const Var<T>& base);
+
   /// x [r, I] -> x W^T + b [r, O], 1 <= r <= rows. Throws ShapeError for another shape and
-  /// ValueError after `steps` calls.
+  /// ValueError after `steps` calls, or when made on a base (the addend is missing).
   Var<T> operator()(const Var<T>& x);
+
+  /// With a base: x [r, I] -> addend + x W^T + b, addend [r, O] a window of whole rows of base
+  /// (a select or narrow of it). Throws ShapeError for other shapes, ValueError when addend is
+  /// not such a window, is not next to the rows written so far, or the object has no base.
+  Var<T> operator()(const Var<T>& x, const Var<T>& addend);
 
   /// Calls made so far.
   std::int64_t calls() const { return calls_; }
 
  private:
+  void init(std::int64_t total_rows);
+  std::int64_t row_of(const Var<T>& x, const Var<T>& addend) const;
+  Var<T> record_step(const Var<T>& x, std::int64_t first, std::int64_t r, const T* copy_from);
+
   Var<T> weight_, bias_;
-  Var<T> outputs_;                     // [steps * rows, O]: every step's output, and gradient
-  T* inputs_ = nullptr;                // [steps * rows, I]: a copy of every step's x
-  std::int64_t* rows_used_ = nullptr;  // in the arena, read by the shared node's backward rule
+  Var<T> base_;                    // empty unless made on a base
+  Var<T> outputs_;                 // [N, O]: every step's output, and gradient (base's, with one)
+  T* inputs_ = nullptr;            // [N, I]: a copy of every step's x, row for row
+  std::int64_t* range_ = nullptr;  // [first, end) of the rows written, in the arena: the shared
+                                   // node's backward rule reads it
   std::int64_t rows_, steps_, in_, out_;
   std::int64_t calls_ = 0;
   bool batched_ = false;
