@@ -192,6 +192,29 @@ BOOST_AUTO_TEST_CASE(gru_and_rnn_projected_forms_match_the_full_cells) {
   check_same(values_and_gradients(relu_projected, in1), values_and_gradients(rnn_relu, in1));
 }
 
+BOOST_AUTO_TEST_CASE(from_gates_forms_match_the_full_cells) {
+  // The arithmetic after a product the caller made: gates = xw + h W_hh^T + b_hh (LSTM), and
+  // gi, gh apart (GRU); values and every gradient as the full cell's, gradcheck and float.
+  const auto lstm_from_gates = [](auto&, const auto& v) {
+    const auto gates = linear(v[0], v[3], v[5]) + linear(v[1], v[4], v[6]);
+    const auto s = lstm_cell_from_gates(gates, {v[1], v[2]});
+    return concat({s.h, s.c}, 1);
+  };
+  const auto gru_from_gates = [](auto&, const auto& v) {
+    return gru_cell_from_gates(linear(v[0], v[3], v[5]), linear(v[1], v[4], v[6]), v[1]);
+  };
+  std::uint64_t seed = 720;
+  for (const auto& [B, I, H] : sizes) {
+    const auto in4 = step_inputs(B, I, H, 4, seed++), in3 = step_inputs(B, I, H, 3, seed++);
+    check_same(values_and_gradients(lstm_from_gates, in4), values_and_gradients(lstm, in4));
+    check_same(values_and_gradients(gru_from_gates, in3), values_and_gradients(gru, in3));
+    TAPELOOP_CHECK_GRADCHECK(lstm_from_gates, in4);
+    TAPELOOP_CHECK_GRADCHECK(gru_from_gates, in3);
+  }
+  check_float_matches_double(lstm_from_gates, step_inputs(3, 5, 7, 4, 740));
+  check_float_matches_double(gru_from_gates, step_inputs(3, 5, 7, 3, 741));
+}
+
 BOOST_AUTO_TEST_CASE(errors_name_the_cell_and_the_shapes) {
   Tape<float> tape;
   auto v = [&](const Shape& s) { return tape.input(Tensor<float>::zeros(s).ref()); };
@@ -213,6 +236,14 @@ BOOST_AUTO_TEST_CASE(errors_name_the_cell_and_the_shapes) {
                                "expected projected input [3,12]");
   TAPELOOP_CHECK_THROW_MESSAGE(rnn_cell_tanh_projected(v({3, 4}), h, v({4, 3})), ShapeError,
                                "rnn_cell_tanh_projected: weight_hh [4,3]: expected [H,H] = [3,3]");
+  TAPELOOP_CHECK_THROW_MESSAGE(lstm_cell_from_gates(v({3, 12}), {h, c}), ShapeError,
+                               "lstm_cell_from_gates: gates [3,12], c [3,4]: expected gates [3,16] "
+                               "([B,4H] for B = 3, H = 4)");
+  TAPELOOP_CHECK_THROW_MESSAGE(lstm_cell_from_gates(v({3, 16}), {v({2, 4}), c}), ShapeError,
+                               "lstm_cell_from_gates: h [2,4] and c [3,4]: expected equal shapes");
+  TAPELOOP_CHECK_THROW_MESSAGE(gru_cell_from_gates(v({3, 12}), v({3, 8}), h), ShapeError,
+                               "gru_cell_from_gates: gi [3,12], gh [3,8], h [3,4]: expected gh "
+                               "[3,12]");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -63,12 +63,9 @@ Var<T> rnn_projected(const char* cell, bool use_relu, const Var<T>& xw, const Va
   return use_relu ? relu(pre) : tanh(pre);
 }
 
+// The LSTM's arithmetic after the products: gates [B,4H] -> (h, c).
 template <class T>
-LstmState<T> lstm_projected(const char* cell, const Var<T>& xw, const LstmState<T>& state,
-                            const Var<T>& w_hh, const Var<T>& b_hh) {
-  const Shape cs = state.c.shape();
-  const std::int64_t H = check_recurrence(cell, 4, xw.shape(), state.h.shape(), &cs, w_hh.shape());
-  const Var<T> gates = xw + affine(state.h, w_hh, b_hh);
+LstmState<T> lstm_gates(const Var<T>& gates, const LstmState<T>& state, std::int64_t H) {
   const Var<T> i = sigmoid(narrow(gates, 1, 0, H));
   const Var<T> f = sigmoid(narrow(gates, 1, H, H));
   const Var<T> g = tanh(narrow(gates, 1, 2 * H, H));
@@ -78,16 +75,29 @@ LstmState<T> lstm_projected(const char* cell, const Var<T>& xw, const LstmState<
 }
 
 template <class T>
+LstmState<T> lstm_projected(const char* cell, const Var<T>& xw, const LstmState<T>& state,
+                            const Var<T>& w_hh, const Var<T>& b_hh) {
+  const Shape cs = state.c.shape();
+  const std::int64_t H = check_recurrence(cell, 4, xw.shape(), state.h.shape(), &cs, w_hh.shape());
+  return lstm_gates(xw + affine(state.h, w_hh, b_hh), state, H);
+}
+
+// The GRU's arithmetic after the products gi and gh [B,3H].
+template <class T>
+Var<T> gru_gates(const Var<T>& gi, const Var<T>& gh, const Var<T>& h, std::int64_t H) {
+  const Var<T> r = sigmoid(narrow(gi, 1, 0, H) + narrow(gh, 1, 0, H));
+  const Var<T> z = sigmoid(narrow(gi, 1, H, H) + narrow(gh, 1, H, H));
+  const Var<T> n = tanh(narrow(gi, 1, 2 * H, H) + r * narrow(gh, 1, 2 * H, H));
+  return (T(1) - z) * n + z * h;
+}
+
+template <class T>
 Var<T> gru_projected(const char* cell, const Var<T>& gi, const Var<T>& h, const Var<T>& w_hh,
                      const Var<T>& b_hh) {
   const std::int64_t H = check_recurrence(cell, 3, gi.shape(), h.shape(), nullptr, w_hh.shape());
   // gh keeps b_hn with h W_hn^T: r multiplies both, which is where PyTorch's GRU differs from
   // the original formulation r * (h W_hn^T) + b_hn.
-  const Var<T> gh = affine(h, w_hh, b_hh);
-  const Var<T> r = sigmoid(narrow(gi, 1, 0, H) + narrow(gh, 1, 0, H));
-  const Var<T> z = sigmoid(narrow(gi, 1, H, H) + narrow(gh, 1, H, H));
-  const Var<T> n = tanh(narrow(gi, 1, 2 * H, H) + r * narrow(gh, 1, 2 * H, H));
-  return (T(1) - z) * n + z * h;
+  return gru_gates(gi, affine(h, w_hh, b_hh), h, H);
 }
 
 }  // namespace
@@ -145,6 +155,24 @@ Var<T> gru_cell_projected(const Var<T>& xw, const Var<T>& h, const Var<T>& weigh
   return gru_projected("gru_cell_projected", xw, h, weight_hh, bias_hh);
 }
 
+template <class T>
+LstmState<T> lstm_cell_from_gates(const Var<T>& gates, const LstmState<T>& state) {
+  const Shape cs = state.c.shape(), hs = state.h.shape();
+  check_cell_shapes("lstm_cell_from_gates", "c", cs, {{"gates", gates.shape()}}, 4);
+  if (hs != cs) {
+    throw ShapeError("lstm_cell_from_gates: h " + hs.str() + " and c " + cs.str() +
+                     ": expected equal shapes");
+  }
+  return lstm_gates(gates, state, cs[1]);
+}
+
+template <class T>
+Var<T> gru_cell_from_gates(const Var<T>& gi, const Var<T>& gh, const Var<T>& h) {
+  const Shape hs = h.shape();
+  check_cell_shapes("gru_cell_from_gates", "h", hs, {{"gi", gi.shape()}, {"gh", gh.shape()}}, 3);
+  return gru_gates(gi, gh, h, hs[1]);
+}
+
 #define TAPELOOP_INSTANTIATE(T)                                                                \
   template Var<T> rnn_cell_tanh(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,    \
                                 const Var<T>&, const Var<T>&);                                 \
@@ -160,7 +188,9 @@ Var<T> gru_cell_projected(const Var<T>& xw, const Var<T>& h, const Var<T>& weigh
                                           const Var<T>&);                                      \
   template LstmState<T> lstm_cell_projected(const Var<T>&, const LstmState<T>&, const Var<T>&, \
                                             const Var<T>&);                                    \
-  template Var<T> gru_cell_projected(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&);
+  template Var<T> gru_cell_projected(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&); \
+  template LstmState<T> lstm_cell_from_gates(const Var<T>&, const LstmState<T>&);              \
+  template Var<T> gru_cell_from_gates(const Var<T>&, const Var<T>&, const Var<T>&);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)
 #undef TAPELOOP_INSTANTIATE

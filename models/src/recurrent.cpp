@@ -87,34 +87,34 @@ bool adds_into_projection(RecurrentMode mode) {
   return mode != RecurrentMode::gru;
 }
 
-// The step with the fused path's recurrent product over the whole sequence (one weight-gradient
-// GEMM for all steps), which lives for one scan call: scan only, never checkpointed. For the RNN
-// and the LSTM the product is made on xw and adds h W_hh^T into step t's rows of it, so the cell
-// reads its gates from one buffer.
+// The step with the recurrent product over the whole sequence (one weight-gradient GEMM for all
+// steps, on a packed weight), which lives for one scan call: scan only, never checkpointed. For
+// the RNN and the LSTM the product is made on xw and adds h W_hh^T into step t's rows of it, so
+// the cell reads its gates from one buffer. The gate arithmetic is the fused operator's, or the
+// generic operators' (cells.hpp, *_from_gates).
 template <class T>
 struct SequenceStep {
   RecurrentMode mode;
+  bool fused;
   RecurrentLinear<T>& product;
 
-  StepResult<T> operator()(std::span<const Var<T>> w, const State<T>& s, const Var<T>& x) const {
-    if (!adds_into_projection(mode)) {
-      return recurrent_step(
-          mode, true, [&](const Var<T>& h) { return product(h); }, w, s, x);
+  StepResult<T> operator()(std::span<const Var<T>>, const State<T>& s, const Var<T>& x) const {
+    auto step = [](const Var<T>& h) { return StepResult<T>{State<T>{h}, h}; };
+    if (mode == RecurrentMode::gru) {
+      const Var<T> gh = product(s[0]);
+      return step(fused ? gru_cell_fused(x, gh, s[0]) : gru_cell_from_gates(x, gh, s[0]));
     }
     const Var<T> gates = product(s[0], x);  // x_t W_ih^T + b + h W_hh^T, in x_t's rows
     switch (mode) {
       case RecurrentMode::lstm: {
-        const LstmState<T> next = lstm_cell_fused(gates, s[1]);
+        const LstmState<T> next =
+            fused ? lstm_cell_fused(gates, s[1]) : lstm_cell_from_gates(gates, {s[0], s[1]});
         return {State<T>{next.h, next.c}, next.h};
       }
-      case RecurrentMode::rnn_relu: {
-        const Var<T> h = rnn_cell_fused(gates, RnnActivation::relu);
-        return {State<T>{h}, h};
-      }
-      default: {
-        const Var<T> h = rnn_cell_fused(gates, RnnActivation::tanh);
-        return {State<T>{h}, h};
-      }
+      case RecurrentMode::rnn_relu:
+        return step(fused ? rnn_cell_fused(gates, RnnActivation::relu) : relu(gates));
+      default:
+        return step(fused ? rnn_cell_fused(gates, RnnActivation::tanh) : tanh(gates));
     }
   }
 };
@@ -322,10 +322,10 @@ RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<
     for (int d = 0; d < D; ++d) {
       const int k = layer * D + d;
       const Var<T>* w = weights.data() + static_cast<std::size_t>(k) * per;
-      // The fused RNN and LSTM steps add b_hh to the input projection, as oneDNN does: one
-      // bias row added per step instead of two, and no column sums of the steps' gradients
-      // for b_hh (it gets b_ih's). The GRU cannot: r scales h W_hn^T + b_hn.
-      const bool fold_bias = o.bias && o.fused && mode_ != RecurrentMode::gru;
+      // The RNN and LSTM steps add b_hh to the input projection, as oneDNN does: one bias row
+      // added per step instead of two, and no column sums of the steps' gradients for b_hh
+      // (it gets b_ih's). The GRU cannot: r scales h W_hn^T + b_hn.
+      const bool fold_bias = o.bias && adds_into_projection(mode_);
       // All T steps of the input projection in one GEMM: [T,B,I_k] -> [T,B,G*H] (packed:
       // [rows,I_k] -> [rows,G*H]).
       const Var<T> xw = !o.bias ? linear(layer_input, w[0])
@@ -352,14 +352,12 @@ RecurrentResult<T> RecurrentLayer<T>::run(std::span<const Var<T>> weights, Tape<
       if (o.checkpoint > 0) {
         r = checkpointed_scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, o.checkpoint,
                               so);
-      } else if (o.fused) {
+      } else {
         const Var<T> b_hh = wr.size() > 1 ? wr[1] : Var<T>{};
         RecurrentLinear<T> product = adds_into_projection(mode_)
                                          ? RecurrentLinear<T>(wr[0], b_hh, batch, xw)
                                          : RecurrentLinear<T>(wr[0], b_hh, batch, steps);
-        r = scan(tape, SequenceStep<T>{mode_, product}, xw, state0, wr, so);
-      } else {
-        r = scan(tape, ReplayableStep<T>{mode_, o.fused}, xw, state0, wr, so);
+        r = scan(tape, SequenceStep<T>{mode_, o.fused, product}, xw, state0, wr, so);
       }
       outputs[d] = r.outputs;
       auto final_state = [&](const Var<T>& s) {

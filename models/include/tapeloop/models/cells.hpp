@@ -57,4 +57,14 @@ template <class T>
 Var<T> gru_cell_projected(const Var<T>& xw, const Var<T>& h, const Var<T>& weight_hh,
                           const Var<T>& bias_hh = {});
 
+/// The same arithmetic after the recurrent product, which the caller made: for a product over
+/// the whole sequence (RecurrentLinear, whose weight gradient is one GEMM over all steps, on a
+/// packed weight), as the layers use. The LSTM takes gates = xw + h W_hh^T + b_hh [B,4H] (the
+/// RNN's is just tanh or relu of its gates); the GRU takes gi = xw and gh = h W_hh^T + b_hh
+/// [B,3H] apart, since r scales gh_n.
+template <class T>
+LstmState<T> lstm_cell_from_gates(const Var<T>& gates, const LstmState<T>& state);
+template <class T>
+Var<T> gru_cell_from_gates(const Var<T>& gi, const Var<T>& gh, const Var<T>& h);
+
 }  // namespace tapeloop::models
