@@ -318,7 +318,9 @@ def write_report(out_dir, results, info, plan, torch_ok, failures, command, elap
       "outputs against a fixed random target, backward to every parameter and to the input; "
       "one layer, unidirectional, float32, configs S (B1 T100 I16 H32), M (32, 50, 128, 256), "
       "L (64, 100, 512, 512). GFLOP/s counts the GEMMs, 3 × 2·B·T·G·H·(I+H) (G = 4, 3, 1 "
-      "gates). Ratios are time / time: below 1 tapeloop is faster.")
+      "gates). Ratios are time / time: below 1 tapeloop is faster. Where a target is missed, "
+      "docs/benchmarks/README.md (\"The targets missed, and why\") says by how much and shows "
+      "the profile that says why.")
     w("")
     w("**Correctness first.** Before its times count, each peer ran the same training step on "
       "tapeloop's weights and data: oneDNN (inside `onednn_rnn`, every run) and PyTorch "
