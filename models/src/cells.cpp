@@ -173,23 +173,23 @@ Var<T> gru_cell_from_gates(const Var<T>& gi, const Var<T>& gh, const Var<T>& h) 
   return gru_gates(gi, gh, h, hs[1]);
 }
 
-#define TAPELOOP_INSTANTIATE(T)                                                                \
-  template Var<T> rnn_cell_tanh(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,    \
-                                const Var<T>&, const Var<T>&);                                 \
-  template Var<T> rnn_cell_relu(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,    \
-                                const Var<T>&, const Var<T>&);                                 \
-  template LstmState<T> lstm_cell(const Var<T>&, const LstmState<T>&, const Var<T>&,           \
-                                  const Var<T>&, const Var<T>&, const Var<T>&);                \
-  template Var<T> gru_cell(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,         \
-                           const Var<T>&, const Var<T>&);                                      \
-  template Var<T> rnn_cell_tanh_projected(const Var<T>&, const Var<T>&, const Var<T>&,         \
-                                          const Var<T>&);                                      \
-  template Var<T> rnn_cell_relu_projected(const Var<T>&, const Var<T>&, const Var<T>&,         \
-                                          const Var<T>&);                                      \
-  template LstmState<T> lstm_cell_projected(const Var<T>&, const LstmState<T>&, const Var<T>&, \
-                                            const Var<T>&);                                    \
+#define TAPELOOP_INSTANTIATE(T)                                                                   \
+  template Var<T> rnn_cell_tanh(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,       \
+                                const Var<T>&, const Var<T>&);                                    \
+  template Var<T> rnn_cell_relu(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,       \
+                                const Var<T>&, const Var<T>&);                                    \
+  template LstmState<T> lstm_cell(const Var<T>&, const LstmState<T>&, const Var<T>&,              \
+                                  const Var<T>&, const Var<T>&, const Var<T>&);                   \
+  template Var<T> gru_cell(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,            \
+                           const Var<T>&, const Var<T>&);                                         \
+  template Var<T> rnn_cell_tanh_projected(const Var<T>&, const Var<T>&, const Var<T>&,            \
+                                          const Var<T>&);                                         \
+  template Var<T> rnn_cell_relu_projected(const Var<T>&, const Var<T>&, const Var<T>&,            \
+                                          const Var<T>&);                                         \
+  template LstmState<T> lstm_cell_projected(const Var<T>&, const LstmState<T>&, const Var<T>&,    \
+                                            const Var<T>&);                                       \
   template Var<T> gru_cell_projected(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&); \
-  template LstmState<T> lstm_cell_from_gates(const Var<T>&, const LstmState<T>&);              \
+  template LstmState<T> lstm_cell_from_gates(const Var<T>&, const LstmState<T>&);                 \
   template Var<T> gru_cell_from_gates(const Var<T>&, const Var<T>&, const Var<T>&);
 TAPELOOP_INSTANTIATE(float)
 TAPELOOP_INSTANTIATE(double)

@@ -173,8 +173,8 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
     throw ValueError(std::string(op) + ": rows " + std::to_string(rows) + " must be positive");
   }
   const Shape ws = weight.shape(), bs = base.shape();
-  const std::int64_t out = ws.rank() == 2 ? ws[0] : -1;
-  if (bs.rank() < 1 || bs[bs.rank() - 1] != out) {
+  const std::int64_t out = ws.rank() == 2 ? ws[0] : 0;  // another weight: init() says why
+  if (ws.rank() == 2 && (bs.rank() < 1 || bs[bs.rank() - 1] != out)) {
     throw ShapeError(std::string(op) + ": base " + bs.str() + ": expected [..., " +
                      std::to_string(out) + "] for weight " + ws.str());
   }
@@ -184,7 +184,7 @@ RecurrentLinear<T>::RecurrentLinear(const Var<T>& weight, const Var<T>& bias, st
                      ": expected the output of linear or matmul (its value is overwritten, so "
                      "no derivative may read it)");
   }
-  init(bs.numel() / out);
+  init(out > 0 ? bs.numel() / out : 0);
 }
 
 template <class T>

@@ -62,9 +62,11 @@ class RecurrentLinear {
   /// one buffer with one gradient, which the cell's backward writes once and both weights'
   /// GEMMs read (instead of a second [N, O] node with its own gradient).
   ///
-  /// Base's value is overwritten, so the contract, checked: base is the output of `linear` or
-  /// `matmul` (whose derivatives do not read their own value; ValueError otherwise), and nothing
-  /// but these calls reads its value afterwards. Its gradient (and tangent) is that of every y.
+  /// Throws as the other constructor does for the weight, bias and rows, and ShapeError unless
+  /// base's last dimension is O. Base's value is overwritten, so the contract, checked: base is
+  /// the output of `linear` or `matmul` (whose derivatives do not read their own value;
+  /// ValueError otherwise), and nothing but these calls reads its value afterwards. Its
+  /// gradient (and tangent) is that of every y.
   /// Calls fill base's rows one after another, forwards or backwards (a reverse scan), each
   /// next to the rows already written (ValueError otherwise); no `steps` limit.
   RecurrentLinear(const Var<T>& weight, const Var<T>& bias, std::int64_t rows, const Var<T>& base);
