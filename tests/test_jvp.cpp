@@ -2,6 +2,7 @@
 // through whole recurrent layers), and its errors. Every operator's own tangent is checked by
 // gradcheck in its suite.
 #include <cmath>
+#include <utility>
 
 #include "support/check.hpp"
 #include "tapeloop/models/recurrent.hpp"
@@ -70,12 +71,14 @@ BOOST_AUTO_TEST_CASE(an_input_given_twice_has_its_directions_summed) {
 }
 
 // <u, J v> = <J^T u, v>: forward mode and reverse mode agree through every rule of a layer
-// (matmul, the fused cells, RecurrentLinear, views, stack, concat, lengths masks).
+// (matmul, the fused cells, RecurrentLinear, views, stack, concat, lengths masks, packed
+// sequences, checkpointed segments).
 BOOST_AUTO_TEST_CASE(forward_and_reverse_mode_agree_through_recurrent_layers) {
   for (auto mode :
        {models::RecurrentMode::rnn_tanh, models::RecurrentMode::lstm, models::RecurrentMode::gru}) {
-    for (bool fused : {false, true}) {
-      BOOST_TEST_CONTEXT("mode " << static_cast<int>(mode) << " fused " << fused) {
+    for (auto [fused, checkpoint] : {std::pair{false, 0}, {true, 0}, {false, 2}, {true, 2}}) {
+      BOOST_TEST_CONTEXT("mode " << static_cast<int>(mode) << " fused " << fused << " checkpoint "
+                                 << checkpoint) {
         Generator rng(5);
         models::RecurrentOptions o;
         o.input_size = 3;
@@ -83,6 +86,7 @@ BOOST_AUTO_TEST_CASE(forward_and_reverse_mode_agree_through_recurrent_layers) {
         o.num_layers = 2;
         o.bidirectional = true;
         o.fused = fused;
+        o.checkpoint = checkpoint;
         models::RecurrentLayer<double> layer(mode, o, rng);
         Tape<double> tape;
         std::vector<Var<double>> inputs{tape.input(random_tensor({5, 2, 3}, 7).ref(), true)};
@@ -131,23 +135,75 @@ BOOST_AUTO_TEST_CASE(errors_name_jvp) {
   TAPELOOP_CHECK_THROW_MESSAGE(tape.jvp(constants, good), TapeError,
                                "jvp: input 0 (input, shape [2,3]) does not require a gradient");
   (void)y;
-  // A checkpointed scan replays its segments only in backward: no tangent rule.
-  Var<float> seq = tape.input(Tensor<float>::zeros({3, 2, 3}).ref(), true);
-  auto cell = [](std::span<const Var<float>>, const State<float>& s,
-                 const Var<float>& x_t) -> StepResult<float> {
-    const Var<float> h = tanh(s[0] + x_t);
-    return {State<float>{h}, h};
-  };
-  ScanResult<float> r = checkpointed_scan(tape, cell, seq, State<float>{c}, {}, 2);
-  const Var<float> seqs[] = {seq};
-  const Tensor<float> dseq = Tensor<float>::zeros({3, 2, 3});
-  const TensorRef<const float> dseqs[] = {dseq.ref()};
-  TAPELOOP_CHECK_THROW_MESSAGE(tape.jvp(seqs, dseqs), NotImplementedError,
-                               "jvp: checkpointed_scan has no tangent rule");
-  (void)r;
   tape.clear();
   TAPELOOP_CHECK_THROW_MESSAGE(tape.tangent(x), TapeError,
                                "tangent: the Var belongs to a recording that was cleared");
+}
+
+// A checkpointed scan records each segment again for its tangent, as for its gradient: the
+// tangents of every output and of the final state equal the full scan's, for segments that
+// divide the sequence or not, in either direction, with lengths, with the state's tangent only.
+BOOST_AUTO_TEST_CASE(checkpointed_scan_tangents_equal_full_scan) {
+  // h' = tanh(x_t W + h U + b), c' = c * sigmoid(h') (two state parts), y = h'.
+  auto cell = [](std::span<const Var<double>> w, const State<double>& s,
+                 const Var<double>& x_t) -> StepResult<double> {
+    const Var<double> h = tanh(matmul(x_t, w[0]) + matmul(s[0], w[1]) + w[2]);
+    const Var<double> c = s[1] * sigmoid(h);
+    return {State<double>{h, c}, h};
+  };
+  const std::int64_t T = 7, B = 3, I = 2, H = 4;
+  const std::vector<Tensor<double>> values = {
+      random_tensor({T, B, I}, 1), random_tensor({I, H}, 2), random_tensor({H, H}, 3),
+      random_tensor({H}, 4),       random_tensor({B, H}, 5), random_tensor({B, H}, 6)};
+  const std::int64_t lengths[] = {7, 4, 0};
+  for (std::int64_t k : {0, 2, 3, 7}) {
+    for (bool reverse : {false, true}) {
+      for (bool with_lengths : {false, true}) {
+        for (bool state_only : {false, true}) {
+          BOOST_TEST_CONTEXT("k " << k << " reverse " << reverse << " lengths " << with_lengths
+                                  << " state only " << state_only) {
+            auto run = [&](std::int64_t segment) {
+              Tape<double> tape;
+              std::vector<Var<double>> v;
+              for (const Tensor<double>& t : values) v.push_back(tape.input(t.ref(), true));
+              ScanOptions o;
+              o.reverse = reverse;
+              if (with_lengths) o.lengths = lengths;
+              const std::vector<Var<double>> w = {v[1], v[2], v[3]};
+              const State<double> s0{v[4], v[5]};
+              const ScanResult<double> r =
+                  segment == 0 ? scan(tape, cell, v[0], s0, w, o)
+                               : checkpointed_scan(tape, cell, v[0], s0, w, segment, o);
+              std::vector<Var<double>> in = v;
+              if (state_only) in = {v[4], v[5]};
+              std::vector<Tensor<double>> dirs;
+              std::vector<TensorRef<const double>> refs;
+              for (std::size_t i = 0; i < in.size(); ++i) {
+                dirs.push_back(random_tensor(in[i].shape(), 20 + static_cast<std::uint64_t>(i)));
+              }
+              for (const Tensor<double>& d : dirs) refs.push_back(d.ref());
+              tape.jvp(in, refs);
+              std::vector<double> out;
+              for (const Var<double>& x : {r.outputs, r.state[0], r.state[1]}) {
+                const TensorRef<const double> t = tape.tangent(x);
+                out.insert(out.end(), t.data, t.data + t.numel());
+              }
+              return out;
+            };
+            const std::vector<double> full = run(0), checkpointed = run(k == 0 ? 1 : k);
+            BOOST_TEST_REQUIRE(full.size() == checkpointed.size());
+            double worst = 0, scale = 0;
+            for (std::size_t i = 0; i < full.size(); ++i) {
+              worst = std::max(worst, std::abs(full[i] - checkpointed[i]));
+              scale = std::max(scale, std::abs(full[i]));
+            }
+            BOOST_TEST(scale > 0.0);
+            BOOST_TEST(worst <= 1e-14 * scale, worst << " of " << scale);
+          }
+        }
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -190,6 +190,9 @@ class TangentContext : public OpContext<T> {
   T* tangent_out() const {
     return detail::TapeInternals<T>::tangent_slot(this->tape(), this->output_index());
   }
+  /// The second tape of BackwardContext::recompute_tape(), for a rule whose tangent records
+  /// its sub-computation again (a checkpointed scan segment); the rule clears it when done.
+  Tape<T>& recompute_tape() const { return detail::TapeInternals<T>::recompute_tape(this->tape()); }
 };
 
 /// What record() needs of a rule R on scalar type T, with a readable error when it is missing:

@@ -187,11 +187,11 @@ State<T> run_segment(const char* who, Tape<T>& sub, Cell& cell, std::span<const 
 /// A checkpointed segment of `step_count` steps from the k-th step taken, as one node holding
 /// its outputs (when collected) and its final state. Its inputs are the weights, xs and the
 /// state entering the segment; backward records the segment again on the recompute tape with
-/// leaves over those inputs' values and gradients, and backpropagates through it.
+/// leaves over those inputs' values and gradients, and backpropagates through it. Its tangent
+/// records it again the same way and runs forward mode through it.
 template <class T, class Cell>
 struct SegmentRule {
   static constexpr const char* name = "checkpointed_scan";
-  static constexpr bool no_tangent = true;
   Cell* cell;  // the tape's copy: run again in backward, after checkpointed_scan has returned
   int weight_count;
   std::int64_t first_step, step_count, steps;
@@ -263,6 +263,53 @@ struct SegmentRule {
     if (any) {
       sub.backward(std::span<const Var<T>>(outs, count),
                    std::span<const TensorRef<const T>>(seeds, count));
+    }
+    sub.clear();
+  }
+
+  // Forward mode: the segment recorded again on the recompute tape over leaves of the inputs'
+  // values, and Tape::jvp on it from the inputs that have tangents; the tangents of its outputs
+  // and final state, in the node's order, are the node's.
+  void tangent(TangentContext<T>& c) const {
+    Tape<T>& sub = c.recompute_tape();
+    sub.clear();
+    const int inputs = c.inputs();
+    Var<T>* leaves = arena_vars(sub, static_cast<std::size_t>(inputs));
+    Var<T>* moving = arena_vars(sub, static_cast<std::size_t>(inputs));
+    auto* directions = record_scratch<TensorRef<const T>>(sub, inputs);
+    std::size_t with_tangent = 0;
+    for (int i = 0; i < inputs; ++i) {
+      const Shape shape = c.in_shape(i);
+      const T* t = c.tangent(i);
+      // A jvp input is a leaf derivatives flow from, which a gradient buffer marks; backward
+      // never runs on this recording, so the buffer is never written.
+      T* unused_grad = t ? record_scratch<T>(sub, shape.numel()) : nullptr;
+      leaves[i] = sub.external_leaf(c.in(i), unused_grad, shape);
+      if (t) {
+        moving[with_tangent] = leaves[i];
+        directions[with_tangent] = TensorRef<const T>{t, shape};
+        ++with_tangent;
+      }
+    }
+    const std::size_t parts = static_cast<std::size_t>(inputs - weight_count - 1);
+    const std::size_t count = (collect ? static_cast<std::size_t>(step_count) : 0) + parts;
+    Var<T>* outs = arena_vars(sub, count);
+    State<T> start;
+    for (int i = weight_count + 1; i < inputs; ++i) start.push_back(leaves[i]);
+    StepShape expected;
+    const State<T> final_state = run_segment(
+        name, sub, *cell, std::span<const Var<T>>(leaves, static_cast<std::size_t>(weight_count)),
+        leaves[weight_count], start, first_step, step_count, steps, options(),
+        collect ? outs : nullptr, expected);
+    for (std::size_t i = 0; i < parts; ++i)
+      outs[count - parts + i] = final_state[static_cast<int>(i)];
+    sub.jvp(std::span<const Var<T>>(moving, with_tangent),
+            std::span<const TensorRef<const T>>(directions, with_tangent));
+    T* out = c.tangent_out();
+    for (std::size_t i = 0; i < count; ++i) {
+      const TensorRef<const T> t = sub.tangent(outs[i]);
+      for (std::int64_t k = 0; k < t.numel(); ++k) out[k] += t.data[k];
+      out += t.numel();
     }
     sub.clear();
   }
