@@ -230,26 +230,36 @@ struct SegmentRule {
     source = nullptr;
   }
 
-  void backward(BackwardContext<T>& c) const {
-    Tape<T>& sub = c.recompute_tape();
-    sub.clear();
-    const std::size_t parts = static_cast<std::size_t>(c.inputs() - weight_count - 1);
-    const std::size_t count = (collect ? static_cast<std::size_t>(step_count) : 0) + parts;
+  // Records the segment again on `sub` over `leaves` (one per input: the weights, xs, the
+  // entering state); returns its outputs (when collected) and final state, in the node's order,
+  // `count` of them.
+  Var<T>* record_again(Tape<T>& sub, const Var<T>* leaves, int inputs, std::size_t& count) const {
+    const std::size_t parts = static_cast<std::size_t>(inputs - weight_count - 1);
+    count = (collect ? static_cast<std::size_t>(step_count) : 0) + parts;
     Var<T>* outs = arena_vars(sub, count);
-    // Leaves over the inputs' values whose gradients are the main tape's buffers, so backward
-    // on `sub` adds straight into the main tape.
-    auto leaf = [&](int i) { return sub.external_leaf(c.in(i), c.grad(i), c.in_shape(i)); };
-    Var<T>* w = arena_vars(sub, static_cast<std::size_t>(weight_count));
-    for (int i = 0; i < weight_count; ++i) w[i] = leaf(i);
     State<T> start;
-    for (int i = weight_count + 1; i < c.inputs(); ++i) start.push_back(leaf(i));
+    for (int i = weight_count + 1; i < inputs; ++i) start.push_back(leaves[i]);
     StepShape expected;
     const State<T> final_state = run_segment(
-        name, sub, *cell, std::span<const Var<T>>(w, static_cast<std::size_t>(weight_count)),
-        leaf(weight_count), start, first_step, step_count, steps, options(),
+        name, sub, *cell, std::span<const Var<T>>(leaves, static_cast<std::size_t>(weight_count)),
+        leaves[weight_count], start, first_step, step_count, steps, options(),
         collect ? outs : nullptr, expected);
     for (std::size_t i = 0; i < parts; ++i)
       outs[count - parts + i] = final_state[static_cast<int>(i)];
+    return outs;
+  }
+
+  void backward(BackwardContext<T>& c) const {
+    Tape<T>& sub = c.recompute_tape();
+    sub.clear();
+    // Leaves over the inputs' values whose gradients are the main tape's buffers, so backward
+    // on `sub` adds straight into the main tape.
+    Var<T>* leaves = arena_vars(sub, static_cast<std::size_t>(c.inputs()));
+    for (int i = 0; i < c.inputs(); ++i) {
+      leaves[i] = sub.external_leaf(c.in(i), c.grad(i), c.in_shape(i));
+    }
+    std::size_t count = 0;
+    Var<T>* outs = record_again(sub, leaves, c.inputs(), count);
     auto* seeds = record_scratch<TensorRef<const T>>(sub, static_cast<std::int64_t>(count));
     const T* g = c.grad_out();
     std::int64_t offset = 0;
@@ -291,18 +301,8 @@ struct SegmentRule {
         ++with_tangent;
       }
     }
-    const std::size_t parts = static_cast<std::size_t>(inputs - weight_count - 1);
-    const std::size_t count = (collect ? static_cast<std::size_t>(step_count) : 0) + parts;
-    Var<T>* outs = arena_vars(sub, count);
-    State<T> start;
-    for (int i = weight_count + 1; i < inputs; ++i) start.push_back(leaves[i]);
-    StepShape expected;
-    const State<T> final_state = run_segment(
-        name, sub, *cell, std::span<const Var<T>>(leaves, static_cast<std::size_t>(weight_count)),
-        leaves[weight_count], start, first_step, step_count, steps, options(),
-        collect ? outs : nullptr, expected);
-    for (std::size_t i = 0; i < parts; ++i)
-      outs[count - parts + i] = final_state[static_cast<int>(i)];
+    std::size_t count = 0;
+    Var<T>* outs = record_again(sub, leaves, inputs, count);
     sub.jvp(std::span<const Var<T>>(moving, with_tangent),
             std::span<const TensorRef<const T>>(directions, with_tangent));
     T* out = c.tangent_out();
