@@ -137,6 +137,64 @@ struct Checker {
 
     if (options.check_frozen_inputs && !seeds.empty()) check_frozen(seeds.front(), rng);
     if (options.check_tangents) check_tangents(rng);
+    if (options.check_curvature) check_curvature(rng);
+  }
+
+  // The gradient of <w, f> at xs, one per input (zero for an output that needs none).
+  std::vector<Tensor<double>> gradient_of_projection(const std::vector<Tensor<double>>& xs,
+                                                     const Tensor<double>& w) {
+    std::vector<Var<double>> leaves;
+    Var<double> y = record(xs, true, -1, leaves);
+    if (y.requires_grad()) tape.backward(y, w.ref());
+    std::vector<Tensor<double>> grads;
+    for (Var<double>& leaf : leaves) {
+      grads.push_back(Tensor<double>::from(TensorRef<const double>(leaf.grad())));
+    }
+    return grads;
+  }
+
+  // H v of s = <w, f> from Tape::hvp along a random direction v of every input at once,
+  // against central differences of the gradient of s along v.
+  void check_curvature(Generator& rng) {
+    std::vector<Var<double>> leaves;
+    Var<double> y = record(inputs, true, -1, leaves);
+    if (!y.requires_grad()) return;
+    const Tensor<double> w = Tensor<double>::normal(y.shape(), 0.0, 1.0, rng);
+    std::vector<Tensor<double>> v, hv;
+    std::vector<TensorRef<const double>> directions;
+    std::vector<TensorRef<double>> products;
+    for (const Var<double>& leaf : leaves) {
+      v.push_back(Tensor<double>::normal(leaf.shape(), 0.0, 1.0, rng));
+      hv.push_back(Tensor<double>::zeros(leaf.shape()));
+    }
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      directions.push_back(v[i].ref());
+      products.push_back(hv[i].ref());
+    }
+    try {
+      tape.hvp(y, w.ref(), leaves, directions, products);
+    } catch (const NotImplementedError& e) {
+      result.no_curvature = e.what();
+      return;
+    }
+    std::vector<Tensor<double>> plus = inputs, minus = inputs;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      for (std::int64_t j = 0; j < inputs[i].numel(); ++j) {
+        plus[i][j] += options.eps * v[i][j];
+        minus[i][j] -= options.eps * v[i][j];
+      }
+    }
+    const std::vector<Tensor<double>> gp = gradient_of_projection(plus, w);
+    const std::vector<Tensor<double>> gm = gradient_of_projection(minus, w);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      for (std::int64_t j = 0; j < inputs[i].numel(); ++j) {
+        compare(
+            hv[i][j], (gp[i][j] - gm[i][j]) / (2 * options.eps),
+            "Hessian-vector product, input " + std::to_string(i) + " element " + std::to_string(j),
+            "hvp");
+      }
+    }
+    result.curvature_checked = true;
   }
 
   // J v from Tape::jvp along a random direction v of every input at once, against central

@@ -267,17 +267,12 @@ void Tape<T>::jvp(std::span<const Var<T>> inputs, std::span<const TensorRef<cons
     }
   }
   check_parameters_alive("jvp");
-  // Kept across calls (assign reuses the capacity): steady-state jvp touches no heap.
-  tangents_.assign(nodes_.size(), nullptr);
+  reset_tangents();
   std::size_t first = nodes_.size();
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     const std::uint32_t index = inputs[k].index();
     const std::int64_t count = directions[k].numel();
-    T*& t = tangents_[index];
-    if (!t) {
-      t = scratch(count);
-      std::fill(t, t + count, T(0));
-    }
+    T* t = tangents_[index] ? tangents_[index] : zero_tangent(index);
     for (std::int64_t i = 0; i < count; ++i) t[i] += directions[k].data[i];  // repeated: summed
     first = std::min<std::size_t>(first, index);
   }
@@ -286,6 +281,154 @@ void Tape<T>::jvp(std::span<const Var<T>> inputs, std::span<const TensorRef<cons
     const Node<T>& n = nodes_[i];
     if (n.rule && !tangents_[i]) n.rule->tangent(*this, n.closure);
   }
+}
+
+template <class T>
+void Tape<T>::reset_tangents() {
+  // Kept across calls (assign reuses the capacity): steady-state jvp touches no heap.
+  tangents_.assign(nodes_.size(), nullptr);
+  tangent_pool_.resize(nodes_.size(), nullptr);
+}
+
+template <class T>
+T* Tape<T>::zero_tangent(std::uint32_t index) {
+  const std::int64_t count = nodes_[index].shape.numel();
+  T*& kept = tangent_pool_[index];
+  if (!kept) kept = scratch(count);
+  std::fill(kept, kept + count, T(0));
+  return tangents_[index] = kept;
+}
+
+template <class T>
+void Tape<T>::begin_gradient_sweep(std::vector<T*>& pool) {
+  pool.resize(nodes_.size(), nullptr);
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    Node<T>& n = nodes_[i];
+    n.grad = (n.flags & Node<T>::grad_alias) ? nullptr : pool[i];
+    if (n.grad) std::fill(n.grad, n.grad + n.shape.numel(), T(0));
+  }
+}
+
+template <class T>
+void Tape<T>::end_gradient_sweep(std::vector<T*>& pool) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (!(nodes_[i].flags & Node<T>::grad_alias)) pool[i] = nodes_[i].grad;
+  }
+}
+
+template <class T>
+void Tape<T>::hvp(const Var<T>& output, std::span<const Var<T>> inputs,
+                  std::span<const TensorRef<const T>> directions,
+                  std::span<const TensorRef<T>> products) {
+  const T one = T(1);
+  second_order("hvp", output, {&one, Shape{}}, -1, inputs, directions, products, {}, T(0));
+}
+
+template <class T>
+void Tape<T>::hvp(const Var<T>& output, TensorRef<const T> seed, std::span<const Var<T>> inputs,
+                  std::span<const TensorRef<const T>> directions,
+                  std::span<const TensorRef<T>> products) {
+  second_order("hvp", output, seed, -1, inputs, directions, products, {}, T(0));
+}
+
+template <class T>
+void Tape<T>::gnvp(const Var<T>& loss, const Var<T>& network_output, std::span<const Var<T>> inputs,
+                   std::span<const TensorRef<const T>> directions,
+                   std::span<const TensorRef<T>> products, std::span<const Var<T>> damped,
+                   T weight) {
+  check_live(network_output, "gnvp");
+  check_live(loss, "gnvp");
+  const Node<T>& z = nodes_[network_output.index()];
+  if (network_output.index() >= loss.index() || !(z.flags & Node<T>::requires_grad)) {
+    throw TapeError("gnvp: the network output (" + std::string(z.op) + ", shape " + z.shape.str() +
+                    ") must be recorded before the loss and depend on the inputs");
+  }
+  for (const Var<T>& s : damped) check_live(s, "gnvp");
+  const T one = T(1);
+  second_order("gnvp", loss, {&one, Shape{}}, network_output.index(), inputs, directions, products,
+               damped, weight);
+}
+
+template <class T>
+void Tape<T>::second_order(const char* who, const Var<T>& output, TensorRef<const T> seed,
+                           std::int64_t curvature_after, std::span<const Var<T>> inputs,
+                           std::span<const TensorRef<const T>> directions,
+                           std::span<const TensorRef<T>> products, std::span<const Var<T>> damped,
+                           T weight) {
+  check_live(output, who);
+  const Node<T>& out = nodes_[output.index()];
+  if (seed.numel() != out.shape.numel()) {
+    throw ShapeError(std::string(who) + ": output (" + out.op + ", shape " + out.shape.str() +
+                     (seed.numel() == 1 ? ") is not a single value; pass a seed of its shape"
+                                        : ") and a seed of shape " + seed.shape.str()));
+  }
+  if (!(out.flags & Node<T>::requires_grad)) {
+    throw TapeError(std::string(who) + ": the output (" + out.op + ", shape " + out.shape.str() +
+                    ") does not depend on anything that requires a gradient");
+  }
+  if (products.size() != inputs.size()) {
+    throw ValueError(std::string(who) + ": " + std::to_string(inputs.size()) + " inputs but " +
+                     std::to_string(products.size()) + " products");
+  }
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    check_live(inputs[k], who);
+    const Shape& shape = nodes_[inputs[k].index()].shape;
+    if (products[k].shape != shape) {
+      throw ShapeError(std::string(who) + ": product of shape " + products[k].shape.str() +
+                       " for an input of shape " + shape.str());
+    }
+  }
+  jvp(inputs, directions);  // checks the directions; the tangents of every node
+  const std::size_t count = nodes_.size();
+  saved_grads_.resize(count);
+  for (std::size_t i = 0; i < count; ++i) saved_grads_[i] = nodes_[i].grad;
+  // Whatever throws from here on, backward()'s gradients are put back.
+  struct Restore {
+    Tape* tape;
+    ~Restore() {
+      for (std::size_t i = 0; i < tape->nodes_.size(); ++i) {
+        tape->nodes_[i].grad = tape->saved_grads_[i];
+      }
+    }
+  } restore{this};
+
+  // First sweep: the gradient, where curvature terms will read it.
+  const std::uint32_t from = output.index();
+  begin_gradient_sweep(gradient_pool_);
+  T* g_out = grad_of(from);
+  for (std::int64_t i = 0, n = seed.numel(); i < n; ++i) g_out[i] += seed.data[i];
+  for (std::int64_t i = from; i > curvature_after; --i) {
+    const Node<T>& n = nodes_[static_cast<std::size_t>(i)];
+    if (n.rule && n.grad) n.rule->backward(*this, n.closure);
+  }
+  first_grads_.resize(count);
+  for (std::size_t i = 0; i < count; ++i) first_grads_[i] = nodes_[i].grad;
+  end_gradient_sweep(gradient_pool_);
+
+  // Second sweep: the gradient's tangent. Each rule adds its second-order term, then its
+  // backward carries what reached its output (the first-order term) to its inputs.
+  begin_gradient_sweep(gradient_tangent_pool_);
+  std::uint32_t start = from;
+  for (const Var<T>& s : damped) {
+    const T* t = tangent_if_any(s.index());
+    if (!t || !(nodes_[s.index()].flags & Node<T>::requires_grad)) continue;
+    T* g = grad_of(s.index());
+    for (std::int64_t i = 0, n = s.shape().numel(); i < n; ++i) g[i] += weight * t[i];
+    start = std::max(start, s.index());
+  }
+  for (std::int64_t i = start; i >= 0; --i) {
+    const Node<T>& n = nodes_[static_cast<std::size_t>(i)];
+    if (!n.rule) continue;
+    if (i > curvature_after && n.rule->curvature && first_grads_[static_cast<std::size_t>(i)]) {
+      n.rule->curvature(*this, n.closure);
+    }
+    if (n.grad) n.rule->backward(*this, n.closure);
+  }
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const T* g = grad_of(inputs[k].index());
+    std::copy(g, g + products[k].numel(), products[k].data);
+  }
+  end_gradient_sweep(gradient_tangent_pool_);
 }
 
 template <class T>
@@ -342,6 +485,11 @@ void rethrow_naming(const char* op, const InputShapes& shapes) {
   }
 }
 
+void throw_no_curvature(const char* op) {
+  throw NotImplementedError(std::string("second-order product: ") + op +
+                            " has no second-order rule (no Hessian-vector product through it)");
+}
+
 void throw_no_tangent(const char* op) {
   throw NotImplementedError(std::string("jvp: ") + op +
                             " has no tangent rule (no forward-mode derivative)");
@@ -355,6 +503,9 @@ template bool prepare_tangent(Tape<double>&, std::uint32_t, const std::uint32_t*
 template <class T>
 void Tape<T>::clear() {
   tangents_.clear();
+  tangent_pool_.clear();
+  gradient_pool_.clear();
+  gradient_tangent_pool_.clear();
   parameter_leaves_.clear();
   nodes_.clear();
   arena_.reset();

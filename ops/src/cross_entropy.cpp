@@ -162,6 +162,30 @@ struct ClassLossRule {
     for_each_derivative(c.in(0), [&](std::int64_t at, T d) { acc += d * tx[at]; });
     c.tangent_out()[0] += scale * acc;
   }
+  // nll_loss is linear in its input. For logits, each kept position's derivative is
+  // a p_j - (terms without x), a = (1 - eps) w[y] + (eps / C) W, so its Hessian is
+  // a (diag(p) - p p^T): dgx_j += gs a p_j (tx_j - sum_m p_m tx_m).
+  static constexpr bool linear = !FromLogits;
+  void curvature(CurvatureContext<T>& c) const requires(FromLogits) {
+    const T* x = c.in(0);
+    const T* tx = c.tangent(0);
+    T* gx = c.grad(0);
+    const T gs = c.grad_out()[0] * scale;
+    const T total = weight ? weight_total : static_cast<T>(v.n);
+    for (std::int64_t o = 0; o < v.outer; ++o) {
+      for (std::int64_t k = 0; k < v.inner; ++k) {
+        const std::int64_t i = o * v.inner + k;
+        if (!kept(i)) continue;
+        const T a = (T(1) - smoothing) * w(targets[i]) + smoothing / static_cast<T>(v.n) * total;
+        auto at = [&](std::int64_t j) { return (o * v.n + j) * v.inner + k; };
+        T mean = 0;  // sum_m p_m tx_m
+        for (std::int64_t j = 0; j < v.n; ++j) mean += std::exp(x[at(j)] - lse[i]) * tx[at(j)];
+        for (std::int64_t j = 0; j < v.n; ++j) {
+          gx[at(j)] += gs * a * std::exp(x[at(j)] - lse[i]) * (tx[at(j)] - mean);
+        }
+      }
+    }
+  }
 };
 
 template <bool FromLogits, class T>

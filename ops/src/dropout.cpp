@@ -13,6 +13,7 @@ namespace {
 template <class T>
 struct DropoutRule {
   static constexpr const char* name = "dropout";
+  static constexpr bool linear = true;  // backward reads no input's value
   double p;
   Generator* rng;     // used in forward only
   T* mask = nullptr;  // kept for backward and tangent only when a gradient will flow

@@ -26,6 +26,7 @@ void check_index(const char* op, std::int64_t index, std::size_t position, int a
 template <class T>
 struct IndexSelectRule {
   static constexpr const char* name = "index_select";
+  static constexpr bool linear = true;  // backward reads no input's value
   int axis;
   const std::int64_t* ids;  // the caller's in check() and forward(); the tape's copy after
   std::int64_t n;
@@ -80,6 +81,7 @@ struct IndexSelectRule {
 template <class T>
 struct GatherRule {
   static constexpr const char* name = "gather";
+  static constexpr bool linear = true;  // backward reads no input's value
   int axis;
   std::span<const std::int64_t> index;  // the caller's; valid during the call only
   Shape index_shape;

@@ -92,6 +92,19 @@ struct LinearRule {
       }
     }
   }
+  // Bilinear in x and W: backward with the other factor replaced by its tangent,
+  // dgx += g tW, dgW += g^T tx. The bias enters linearly.
+  void curvature(CurvatureContext<T>& c) const {
+    const T* g = c.grad_out();
+    T* gx = c.grad(0);
+    if (const T* tw = c.tangent(1); gx && tw) {
+      detail::gemm<T>(false, false, d.rows, d.in, d.out, g, tw, T(1), gx);
+    }
+    T* gw = c.grad(1);
+    if (const T* tx = c.tangent(0); gw && tx) {
+      detail::gemm<T>(true, false, d.out, d.in, d.rows, g, tx, T(1), gw);
+    }
+  }
 };
 
 }  // namespace

@@ -82,6 +82,16 @@ struct MseLossRule {
     }
     c.tangent_out()[0] += T(2) * scale * acc;
   }
+  // The Hessian is 2 scale [I -I; -I I]: dgp += 2 scale g (tp - tt), dgt the negative.
+  void curvature(CurvatureContext<T>& c) const {
+    const T gs = T(2) * c.grad_out()[0] * scale;
+    const T* tp = c.tangent(0);
+    const T* tt = c.tangent(1);
+    auto d = [=](std::int64_t i) { return gs * ((tp ? tp[i] : T(0)) - (tt ? tt[i] : T(0))); };
+    const std::int64_t n = c.in_shape(0).numel();
+    if (T* gp = c.grad(0)) add_each(gp, n, d);
+    if (T* gt = c.grad(1)) add_each(gt, n, [=](std::int64_t i) { return -d(i); });
+  }
 };
 
 template <class T>
@@ -128,6 +138,21 @@ struct BceWithLogitsRule {
       if (tt) acc -= px[i] * tt[i];
     }
     c.tangent_out()[0] += scale * acc;
+  }
+  // From dx = gs (sigmoid(x) - t) and dt = -gs x: dgx += gs (s(1 - s) tx - tt), dgt += -gs tx.
+  void curvature(CurvatureContext<T>& c) const {
+    const T gs = c.grad_out()[0] * scale;
+    const T* px = c.in(0);
+    const T* tx = c.tangent(0);
+    const T* tt = c.tangent(1);
+    const std::int64_t n = c.in_shape(0).numel();
+    if (T* gx = c.grad(0)) {
+      add_each(gx, n, [=](std::int64_t i) {
+        const T s = stable_sigmoid(px[i]);
+        return gs * ((tx ? s * (T(1) - s) * tx[i] : T(0)) - (tt ? tt[i] : T(0)));
+      });
+    }
+    if (T* gt = c.grad(1); gt && tx) add_each(gt, n, [=](std::int64_t i) { return -gs * tx[i]; });
   }
 };
 

@@ -78,6 +78,25 @@ struct MatmulRule {
     if (const T* ta = c.tangent(0)) product(ta, c.in(1), T(1), c.tangent_out());
     if (const T* tb = c.tangent(1)) product(c.in(0), tb, T(1), c.tangent_out());
   }
+  // Bilinear: backward with the other factor replaced by its tangent, dgA += g tB^T,
+  // dgB += tA^T g.
+  void curvature(CurvatureContext<T>& c) const {
+    const T* g = c.grad_out();
+    T* ga = c.grad(0);
+    if (const T* tb = c.tangent(1); ga && tb) {
+      for (std::int64_t i = 0; i < products; ++i) {
+        detail::gemm<T>(false, true, rows, k, n, g + i * rows * n, tb + i * step_b, T(1),
+                        ga + i * rows * k);
+      }
+    }
+    T* gb = c.grad(1);
+    if (const T* ta = c.tangent(0); gb && ta) {
+      for (std::int64_t i = 0; i < products; ++i) {
+        detail::gemm<T>(true, false, k, n, rows, ta + i * rows * k, g + i * rows * n, T(1),
+                        gb + i * step_b);
+      }
+    }
+  }
 
  private:
   static std::string shapes(const Shape& a, const Shape& b) {

@@ -49,6 +49,7 @@ inline detail::AxisView reduce_view(const char* op, const Shape& shape, ReduceAx
 template <class T, bool Mean>
 struct SumRule {
   static constexpr const char* name = Mean ? "mean" : "sum";
+  static constexpr bool linear = true;  // backward reads no input's value
   ReduceAxis where;
   detail::AxisView v{};
   T scale = T(1);
@@ -84,6 +85,7 @@ void require_nonempty_axis(const char* op, const Shape& shape, int axis) {
 template <class T, bool Min = false>
 struct ExtremumRule {
   static constexpr const char* name = Min ? "min" : "max";
+  static constexpr bool linear = true;  // piecewise: backward routes by the saved positions
   ReduceAxis where;
   detail::AxisView v{};
   std::int64_t* arg = nullptr;  // where each maximum came from, kept when a gradient will flow
@@ -214,6 +216,25 @@ struct LogsumexpRule {
         const std::int64_t base = (o * v.n + j) * v.inner;
         for (std::int64_t k = 0; k < v.inner; ++k) {
           ty[o * v.inner + k] += tx[base + k] * std::exp(px[base + k] - py[o * v.inner + k]);
+        }
+      }
+    }
+  }
+  // dx_j = g p_j with p_j = e^(x_j - y), whose tangent is p_j (tx_j - ty): dgx_j += g p_j (tx_j -
+  // ty).
+  void curvature(CurvatureContext<T>& c) const {
+    const T* px = c.in(0);
+    const T* py = c.out();
+    const T* tx = c.tangent(0);
+    const T* ty = c.tangent_out();
+    const T* g = c.grad_out();
+    T* gx = c.grad(0);
+    for (std::int64_t o = 0; o < v.outer; ++o) {
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const std::int64_t base = (o * v.n + j) * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) {
+          const std::int64_t r = o * v.inner + k;
+          gx[base + k] += g[r] * std::exp(px[base + k] - py[r]) * (tx[base + k] - ty[r]);
         }
       }
     }

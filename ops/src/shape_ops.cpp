@@ -35,6 +35,7 @@ std::string where(int axis, const Shape& shape) {
 template <class T>
 struct BlockCopyRule {
   static constexpr const char* name = "narrow";
+  static constexpr bool linear = true;  // backward reads no input's value
   Shape out_shape;
   std::int64_t start, outer, block, step;
 
@@ -88,6 +89,7 @@ Var<T> take_block(const char* op, const Var<T>& x, int axis, std::int64_t start,
 template <class T>
 struct PermuteRule {
   static constexpr const char* name = "permute";
+  static constexpr bool linear = true;  // backward reads no input's value
   Shape out_shape;
   std::array<std::int64_t, Shape::max_rank> strides;  // x's stride for each output axis
 

@@ -22,6 +22,7 @@ std::string shapes_str(InputShapes s) {
 template <class T, bool Stack>
 struct JoinRule {
   static constexpr const char* name = Stack ? "stack" : "concat";
+  static constexpr bool linear = true;  // backward reads no input's value
   int axis;
   Shape out_shape{};
   std::int64_t outer = 0;

@@ -117,6 +117,34 @@ struct SoftmaxRule {
       }
     }
   }
+  // With ty the output's tangent, per slice: softmax dgx += ty (g - <g, y>) - y <g, ty>;
+  // log_softmax (dx = g - p sum g, p = e^y, dp = p ty) dgx += -p ty sum g.
+  void curvature(CurvatureContext<T>& c) const {
+    const T* g = c.grad_out();
+    const T* py = c.out();
+    const T* ty = c.tangent_out();
+    T* gx = c.grad(0);
+    T* sums = c.scratch(2 * v.inner);  // <g, y> and <g, ty>, or sum g
+    T* more = sums + v.inner;
+    for (std::int64_t o = 0; o < v.outer; ++o) {
+      const std::int64_t base = o * v.n * v.inner;
+      std::fill(sums, sums + 2 * v.inner, T(0));
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const std::int64_t r = base + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) {
+          sums[k] += Log ? g[r + k] : g[r + k] * py[r + k];
+          more[k] += g[r + k] * ty[r + k];
+        }
+      }
+      for (std::int64_t j = 0; j < v.n; ++j) {
+        const std::int64_t r = base + j * v.inner;
+        for (std::int64_t k = 0; k < v.inner; ++k) {
+          gx[r + k] += Log ? -prob(py, r + k) * ty[r + k] * sums[k]
+                           : ty[r + k] * (g[r + k] - sums[k]) - py[r + k] * more[k];
+        }
+      }
+    }
+  }
 };
 
 }  // namespace

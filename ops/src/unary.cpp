@@ -54,6 +54,17 @@ struct LibmRule {
   void tangent(TangentContext<T>& c) const {
     add_derivative(c.tangent(0), c.in(0), c.out(), c.tangent_out(), c.out_shape().numel());
   }
+  // dgx += f''(x) tx g.
+  void curvature(CurvatureContext<T>& c) const {
+    const T* x = c.in(0);
+    const T* y = c.out();
+    const T* t = c.tangent(0);
+    const T* g = c.grad_out();
+    T* gx = c.grad(0);
+    for (std::int64_t i = 0, n = c.out_shape().numel(); i < n; ++i) {
+      gx[i] += f.second_derivative(x[i], y[i]) * t[i] * g[i];
+    }
+  }
 };
 
 template <class T>
@@ -61,24 +72,28 @@ struct Log1p {
   static constexpr const char* name = "log1p";
   T value(T x) const { return std::log1p(x); }
   T derivative(T x, T) const { return T(1) / (T(1) + x); }
+  T second_derivative(T x, T) const { return -T(1) / ((T(1) + x) * (T(1) + x)); }
 };
 template <class T>
 struct Expm1 {
   static constexpr const char* name = "expm1";
   T value(T x) const { return std::expm1(x); }
   T derivative(T, T y) const { return y + T(1); }
+  T second_derivative(T, T y) const { return y + T(1); }
 };
 template <class T>
 struct Sin {
   static constexpr const char* name = "sin";
   T value(T x) const { return std::sin(x); }
   T derivative(T x, T) const { return std::cos(x); }
+  T second_derivative(T, T y) const { return -y; }
 };
 template <class T>
 struct Cos {
   static constexpr const char* name = "cos";
   T value(T x) const { return std::cos(x); }
   T derivative(T x, T) const { return -std::sin(x); }
+  T second_derivative(T, T y) const { return -y; }
 };
 // x^e. The derivative e * x^(e-1), not e * y / x, which would be NaN at x = 0; and exactly 0
 // for e = 0 (rather than 0 * inf at x = 0, as PyTorch).
@@ -88,6 +103,9 @@ struct Pow {
   T e;
   T value(T x) const { return std::pow(x, e); }
   T derivative(T x, T) const { return e == T(0) ? T(0) : e * std::pow(x, e - T(1)); }
+  T second_derivative(T x, T) const {
+    return e == T(0) || e == T(1) ? T(0) : e * (e - T(1)) * std::pow(x, e - T(2));
+  }
 };
 
 }  // namespace

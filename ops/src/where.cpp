@@ -27,6 +27,7 @@ Shape where_shape(const Shape& c, const Shape& a, const Shape& b) {
 template <class T>
 struct WhereRule {
   static constexpr const char* name = "where";
+  static constexpr bool linear = true;  // backward reads no input's value
   const T* condition;
   Shape condition_shape;
 

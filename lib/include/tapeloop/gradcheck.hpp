@@ -35,6 +35,11 @@ struct GradcheckOptions {
   /// input) against central differences along that direction. A function through an operator
   /// without a tangent rule skips this check (GradcheckResult::tangents_checked says so).
   bool check_tangents = true;
+  /// Also compare the Hessian-vector product (Tape::hvp of <w, f> for a random w, along a random
+  /// direction of every input) against central differences of the gradient along that
+  /// direction. A function through an operator without a second-order rule skips this check
+  /// (GradcheckResult::curvature_checked says so).
+  bool check_curvature = true;
   /// Fill each new value buffer with NaN first: an operator that leaves an output element
   /// unwritten produces NaN and fails.
   bool poison_values = true;
@@ -50,6 +55,9 @@ struct GradcheckResult {
   /// has no tangent rule (then `no_tangent` holds its NotImplementedError message).
   bool tangents_checked = false;
   std::string no_tangent;
+  /// The same for the Hessian-vector product (`no_curvature` holds the reason it was skipped).
+  bool curvature_checked = false;
+  std::string no_curvature;
   explicit operator bool() const { return passed; }
 };
 
@@ -57,8 +65,8 @@ struct GradcheckResult {
 using GradcheckFunction =
     std::function<Var<double>(Tape<double>& tape, const std::vector<Var<double>>& inputs)>;
 
-/// Checks d f / d inputs for every input and every element against central differences, and
-/// the tangents of Tape::jvp along a random direction.
+/// Checks d f / d inputs for every input and every element against central differences, the
+/// tangents of Tape::jvp along a random direction, and Tape::hvp along one.
 GradcheckResult gradcheck(const GradcheckFunction& f, const std::vector<Tensor<double>>& inputs,
                           const GradcheckOptions& options = {});
 

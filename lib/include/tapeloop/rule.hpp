@@ -44,11 +44,9 @@ struct TapeInternals {
     return tape.tangent_if_any(index);
   }
   static T* tangent_slot(Tape<T>& tape, std::uint32_t index) { return tape.tangents_[index]; }
-  static void set_zero_tangent(Tape<T>& tape, std::uint32_t index) {
-    const std::int64_t count = tape.nodes_[index].shape.numel();
-    T* t = tape.scratch(count);
-    std::fill(t, t + count, T(0));
-    tape.tangents_[index] = t;
+  static void set_zero_tangent(Tape<T>& tape, std::uint32_t index) { tape.zero_tangent(index); }
+  static const T* first_grad(Tape<T>& tape, std::uint32_t index) {
+    return tape.first_grads_[index];
   }
   static Tape<T>& recompute_tape(Tape<T>& tape) { return tape.recompute_tape(); }
   static bool anomaly_detection(const Tape<T>& tape) { return tape.anomaly_ != nullptr; }
@@ -195,11 +193,44 @@ class TangentContext : public OpContext<T> {
   Tape<T>& recompute_tape() const { return detail::TapeInternals<T>::recompute_tape(this->tape()); }
 };
 
+/// What curvature() sees, in the second reverse sweep of a second-order product (Tape::hvp,
+/// Tape::gnvp): the inputs' values and tangents, the output's tangent, and the output's gradient
+/// from the first sweep (complete). The rule adds the second-order term of its backward rule —
+/// for each input i, d/de [J_i(x + e t)^T] g at e = 0, with g = grad_out() and t the inputs'
+/// tangents — into grad(i), the tangent of input i's gradient. The sweep itself runs the rule's
+/// backward on the gradient's tangent; curvature() adds only what the inputs' values change.
+template <class T>
+class CurvatureContext : public OpContext<T> {
+ public:
+  using OpContext<T>::OpContext;
+  /// Input i's tangent, or null when it has none (zero).
+  const T* tangent(int i) const {
+    return detail::TapeInternals<T>::tangent_if_any(this->tape(), this->input_index(i));
+  }
+  /// The output's tangent (not null: the rule runs only when an input has one).
+  const T* tangent_out() const {
+    return detail::TapeInternals<T>::tangent_if_any(this->tape(), this->output_index());
+  }
+  /// d(output of the product)/d(this output), from the first sweep.
+  const T* grad_out() const {
+    return detail::TapeInternals<T>::first_grad(this->tape(), this->output_index());
+  }
+  /// Input i's gradient tangent (made zero-filled on first use) to add into, or null when input
+  /// i needs no gradient.
+  T* grad(int i) const {
+    const bool needs = (this->node(this->input_index(i)).flags & Node<T>::requires_grad) != 0;
+    return needs ? detail::TapeInternals<T>::grad_of(this->tape(), this->input_index(i)) : nullptr;
+  }
+};
+
 /// What record() needs of a rule R on scalar type T, with a readable error when it is missing:
 /// a name, check(InputShapes) -> output Shape (or const Shape&), forward(ForwardContext&), a const
 /// backward(BackwardContext&), and a const tangent(TangentContext&) or, for a rule without a
 /// forward-mode derivative, `static constexpr bool no_tangent = true;` (Tape::jvp through it then
-/// throws NotImplementedError naming the operator).
+/// throws NotImplementedError naming the operator). Optionally, for second-order products, a
+/// const curvature(CurvatureContext&), or `static constexpr bool linear = true;` for an operator
+/// whose backward does not read its inputs' values (sums, copies, views, masks); without either,
+/// Tape::hvp through it throws NotImplementedError naming the operator.
 template <class R, class T>
 concept OperatorRule = std::is_trivially_copyable_v<R> && std::is_trivially_destructible_v<R> &&
     requires(R& r, const R& cr, InputShapes s, ForwardContext<T>& f, BackwardContext<T>& b,
@@ -263,6 +294,28 @@ void run_missing_tangent(Tape<T>& tape, const void* closure) {
   }
 }
 
+// Throws NotImplementedError: operator `op` has no second-order rule.
+[[noreturn]] void throw_no_curvature(const char* op);
+
+template <class T, class Recorded>
+void run_curvature_rule(Tape<T>& tape, const void* closure) {
+  const auto& r = *static_cast<const Recorded*>(closure);
+  CurvatureContext<T> ctx(tape, r.out, r.inputs(), r.count());
+  for (int i = 0; i < r.count(); ++i) {
+    if (ctx.tangent(i)) return r.rule.curvature(ctx);
+  }
+}
+
+template <class T, class Recorded>
+void run_missing_curvature(Tape<T>& tape, const void* closure) {
+  const auto& r = *static_cast<const Recorded*>(closure);
+  for (int i = 0; i < r.count(); ++i) {
+    if (TapeInternals<T>::tangent_if_any(tape, r.inputs()[i])) {
+      throw_no_curvature(TapeInternals<T>::node(tape, r.out).op);
+    }
+  }
+}
+
 template <class Recorded>
 int recorded_inputs(const void* closure, const std::uint32_t** in) {
   const auto& r = *static_cast<const Recorded*>(closure);
@@ -272,15 +325,26 @@ int recorded_inputs(const void* closure, const std::uint32_t** in) {
 
 // The rules of R, one static table per rule type; Node points to it.
 template <class T, class Recorded, class R>
-inline constexpr RuleTable<T> rule_table{&run_backward_rule<T, Recorded>,
-                                         [] {
-                                           if constexpr (requires { R::no_tangent; }) {
-                                             return &run_missing_tangent<T, Recorded>;
-                                           } else {
-                                             return &run_tangent_rule<T, Recorded>;
-                                           }
-                                         }(),
-                                         &recorded_inputs<Recorded>};
+inline constexpr RuleTable<T> rule_table{
+    &run_backward_rule<T, Recorded>,
+    [] {
+      if constexpr (requires { R::no_tangent; }) {
+        return &run_missing_tangent<T, Recorded>;
+      } else {
+        return &run_tangent_rule<T, Recorded>;
+      }
+    }(),
+    [] {
+      using Run = void (*)(Tape<T>&, const void*);
+      if constexpr (requires(const R& cr, CurvatureContext<T>& c) { cr.curvature(c); }) {
+        return Run{&run_curvature_rule<T, Recorded>};
+      } else if constexpr (requires { requires R::linear; }) {
+        return Run{nullptr};
+      } else {
+        return Run{&run_missing_curvature<T, Recorded>};
+      }
+    }(),
+    &recorded_inputs<Recorded>};
 
 // Throws TapeError: operator `op` was given an empty Var.
 [[noreturn]] void throw_empty(const char* op);

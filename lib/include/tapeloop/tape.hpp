@@ -38,6 +38,10 @@ struct RuleTable {
   /// Computes the node's tangent from its inputs' (Tape::jvp); for a rule without one, throws
   /// NotImplementedError when an input has a tangent.
   void (*tangent)(Tape<T>& tape, const void* closure);
+  /// Adds the second-order term of the backward rule along the inputs' tangents into the
+  /// inputs' gradient tangents (Tape::hvp, Tape::gnvp); null for a rule whose backward does not
+  /// read its inputs' values (a linear operator), a thrower for a rule without one.
+  void (*curvature)(Tape<T>& tape, const void* closure);
   /// The recorded rule's input nodes (for anomaly detection): sets `in`, returns the count.
   int (*inputs)(const void* closure, const std::uint32_t** in);
 };
@@ -185,6 +189,34 @@ class Tape {
   /// Arena memory, valid until clear().
   TensorRef<const T> tangent(const Var<T>& v);
 
+  // ---- second order ------------------------------------------------------------------------
+
+  /// Hessian-vector product of a one-element `output` (forward over reverse): writes
+  /// d²output/d(inputs)² · directions into `products` (one per input, its shape; overwritten).
+  /// One forward sweep carries the tangents (jvp), one reverse sweep the gradient, and a second
+  /// reverse sweep the gradient's tangent: every rule's backward run on it plus its own
+  /// second-order term (curvature()). Throws NotImplementedError naming the operator when a
+  /// rule on the way has no second-order rule. Gradients backward() left are untouched,
+  /// parameters' included; the tangents are those of the directions afterwards. Repeated calls
+  /// on one recording reuse their buffers.
+  void hvp(const Var<T>& output, std::span<const Var<T>> inputs,
+           std::span<const TensorRef<const T>> directions, std::span<const TensorRef<T>> products);
+  /// The same for the one-element function <seed, output> of an output of any shape.
+  void hvp(const Var<T>& output, TensorRef<const T> seed, std::span<const Var<T>> inputs,
+           std::span<const TensorRef<const T>> directions, std::span<const TensorRef<T>> products);
+  /// Gauss-Newton-vector product J^T H_L J v (Schraudolph 2002): J the Jacobian of
+  /// `network_output` in the inputs, H_L the Hessian of the one-element `loss` in
+  /// `network_output` (second-order terms are taken only in what was recorded after
+  /// network_output: the loss). Positive semidefinite when the loss is convex in the network's
+  /// output (mse_loss, cross_entropy from logits, binary_cross_entropy_with_logits), whatever the
+  /// network. With `damped` and `weight`, adds weight · J_s^T J_s v for each Var s in `damped`
+  /// (the structural damping of Martens & Sutskever 2011, on an RNN's hidden states). The same
+  /// cost as a gradient plus a jvp; the loss's part of the recording needs second-order rules,
+  /// the network's part only backward and tangent rules.
+  void gnvp(const Var<T>& loss, const Var<T>& network_output, std::span<const Var<T>> inputs,
+            std::span<const TensorRef<const T>> directions, std::span<const TensorRef<T>> products,
+            std::span<const Var<T>> damped = {}, T weight = T(0));
+
  private:
   friend class NoGradGuard<T>;
   friend class Var<T>;
@@ -264,6 +296,21 @@ class Tape {
   void check_parameters_alive(const char* op) const;
   void check_output(const Var<T>& output, TensorRef<const T> seed) const;
   void run_backward(std::uint32_t from);
+  /// Starts a jvp: no node has a tangent.
+  void reset_tangents();
+  /// A zero-filled tangent for node `index`, reusing the buffer an earlier jvp gave it.
+  T* zero_tangent(std::uint32_t index);
+  /// hvp and gnvp: curvature terms at nodes above `curvature_after` only (-1: every node).
+  void second_order(const char* who, const Var<T>& output, TensorRef<const T> seed,
+                    std::int64_t curvature_after, std::span<const Var<T>> inputs,
+                    std::span<const TensorRef<const T>> directions,
+                    std::span<const TensorRef<T>> products, std::span<const Var<T>> damped,
+                    T weight);
+  /// Gives every node the gradient buffer `pool` kept for it, zero-filled, or none; views get
+  /// theirs from their parents' when asked. Parameters' gradients are kept out of it.
+  void begin_gradient_sweep(std::vector<T*>& pool);
+  /// Keeps each node's own gradient buffer in `pool` for the next sweep.
+  void end_gradient_sweep(std::vector<T*>& pool);
 
   // Node indices are 32 bits (a Var holds one).
   static constexpr std::size_t max_nodes = std::numeric_limits<std::uint32_t>::max();
@@ -271,6 +318,13 @@ class Tape {
   Arena arena_;
   std::vector<Node<T>> nodes_;
   std::vector<T*> tangents_;  // per node during and after jvp(); empty otherwise
+  // Buffers kept across jvp() and second-order sweeps on one recording (repeated products, as
+  // conjugate gradient makes, then reuse them), cleared with it.
+  std::vector<T*> tangent_pool_;
+  std::vector<T*> gradient_pool_;          // the first-order sweep of a second-order product
+  std::vector<T*> gradient_tangent_pool_;  // its second sweep
+  std::vector<T*> saved_grads_;            // backward()'s gradients, set aside meanwhile
+  std::vector<T*> first_grads_;            // the first sweep's gradients, for curvature rules
   // Each parameter leaf's node and its parameter's anchor; capacity kept across clear().
   std::vector<std::pair<std::uint32_t, std::shared_ptr<const ParameterAnchor>>> parameter_leaves_;
   std::unique_ptr<Tape> recompute_tape_;
