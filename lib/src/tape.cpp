@@ -144,6 +144,17 @@ T* Tape<T>::make_grad(std::uint32_t index) {
 }
 
 template <class T>
+std::vector<Var<T>> Tape<T>::parameter_leaves(const ParameterAnchor* anchor) const {
+  std::vector<Var<T>> leaves;
+  for (const auto& [index, owner] : parameter_leaves_) {
+    if (owner.get() == anchor) {
+      leaves.emplace_back(const_cast<Tape*>(this), index, generation_);  // Vars name their tape
+    }
+  }
+  return leaves;
+}
+
+template <class T>
 void Tape<T>::backward(const Var<T>& output) {
   check_live(output, "backward");
   const Shape& shape = nodes_[output.index()].shape;

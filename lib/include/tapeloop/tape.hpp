@@ -121,6 +121,10 @@ class Tape {
   Var<T> external_leaf(T* value, T* grad, const Shape& shape,
                        std::shared_ptr<const ParameterAnchor> anchor);
 
+  /// The leaves this recording made of the parameter whose anchor is `anchor` (one per
+  /// Parameter::var call, in recording order); empty when the parameter was not used.
+  std::vector<Var<T>> parameter_leaves(const ParameterAnchor* anchor) const;
+
   // ---- differentiation ----------------------------------------------------------------------
 
   /// Backpropagates from a one-element output (seed 1).
