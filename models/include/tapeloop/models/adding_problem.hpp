@@ -27,13 +27,22 @@ inline constexpr double adding_baseline_mse = 1.0 / 6.0;
 
 /// The recurrent net under test; a linear readout of its last hidden state makes the answer.
 enum class AddingNet {
-  tanh_rnn,  // PyTorch's default initialization, Adam
-  lstm,      // PyTorch's default initialization, forget-gate bias 1, Adam
-  irnn,      // ReLU RNN, W_hh = I, zero biases, small input weights; SGD + momentum, clipping
+  tanh_rnn,  // PyTorch's default initialization
+  lstm,      // PyTorch's default initialization, forget-gate bias 1
+  irnn,      // ReLU RNN, W_hh = I, zero biases, small input weights
+};
+
+/// How the net is trained.
+enum class AddingOptimizer {
+  automatic,     // Adam for the LSTM and the tanh RNN, SGD with momentum for the IRNN
+  adam,          // Adam at learning_rate
+  sgd_momentum,  // SGD at learning_rate with `momentum`, gradient norm clipped to `clip`
+  hessian_free,  // HessianFree (Martens & Sutskever 2011), the settings below
 };
 
 struct AddingConfig {
   AddingNet net = AddingNet::lstm;
+  AddingOptimizer optimizer = AddingOptimizer::automatic;
   std::int64_t sequence_length = 100;
   std::int64_t hidden = 32;
   std::int64_t batch = 32;
@@ -44,14 +53,26 @@ struct AddingConfig {
   double irnn_learning_rate = 0.001;
   double irnn_momentum = 0.9;
   double irnn_clip = 1.0;  // the gradient's norm is clipped to this
+  /// AddingOptimizer::sgd_momentum (at learning_rate).
+  double momentum = 0.9;
+  double clip = 1.0;
+  /// AddingOptimizer::hessian_free: each step draws `batch` sequences for the gradient and
+  /// measures the curvature on the first `curvature_batch` of them; CG runs at most
+  /// `max_cg_iterations`; `structural_damping` is mu (0: off), on every hidden state.
+  std::int64_t curvature_batch = 100;
+  int max_cg_iterations = 50;
+  double structural_damping = 1.0 / 30.0;
+  double initial_damping = 1.0;
   std::int64_t held_out = 512;
   std::uint64_t seed = 1;
 };
 
 struct AddingProgress {
   int step;
-  float loss;          // the training batch's MSE
-  float held_out_mse;  // on a fixed held-out batch
+  float loss;              // the training batch's MSE
+  float held_out_mse;      // on a fixed held-out batch
+  double seconds;          // wall-clock time spent training so far (held-out evaluations excluded)
+  std::int64_t sequences;  // training sequences drawn so far
 };
 
 /// Trains the net; calls `report` every `report_every` steps and at the end. Returns the final
