@@ -78,8 +78,8 @@ BOOST_AUTO_TEST_CASE(every_demo_has_a_name_and_runs_into_the_report) {
     BOOST_TEST(std::string(d.summary).size() > 10);
     BOOST_TEST(names.insert(d.name).second);
   }
-  for (const char* name :
-       {"hmm", "binary-addition", "gradient-flow", "adding-problem", "echo-state", "handwriting"}) {
+  for (const char* name : {"hmm", "binary-addition", "gradient-flow", "adding-problem",
+                           "hessian-free", "echo-state", "handwriting"}) {
     BOOST_TEST(names.count(name) == 1, name);
   }
   // The two quick ones, end to end.

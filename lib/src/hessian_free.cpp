@@ -263,6 +263,13 @@ void HessianFree<T>::update() {
   std::vector<T> r(n), y(n), p(n), ap(n);
   curvature(x, r, true);
   for (std::size_t i = 0; i < n; ++i) r[i] += g[i];
+  // A previous solution the new quadratic does not favour over no step is dropped.
+  double q0 = 0;
+  for (std::size_t e = 0; e < n; ++e) q0 += 0.5 * double(x[e]) * (double(r[e]) + double(g[e]));
+  if (!(q0 < 0)) {
+    std::fill(x.begin(), x.end(), T(0));
+    r = g;
+  }
   for (std::size_t i = 0; i < n; ++i) y[i] = inverse_m[i] * r[i];
   for (std::size_t i = 0; i < n; ++i) p[i] = -y[i];
   double ry = dot(r, y);

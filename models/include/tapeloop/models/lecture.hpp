@@ -28,6 +28,7 @@ void hmm_demo(Report& report, const DemoOptions& options);
 void binary_addition_demo(Report& report, const DemoOptions& options);
 void gradient_flow_demo(Report& report, const DemoOptions& options);
 void adding_problem_demo(Report& report, const DemoOptions& options);
+void hessian_free_demo(Report& report, const DemoOptions& options);
 void echo_state_demo(Report& report, const DemoOptions& options);
 void handwriting_demo(Report& report, const DemoOptions& options);
 
