@@ -5,8 +5,13 @@
 #include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "kernels/recurrent_cells.hpp"
+#include "replay_curvature.hpp"
+#include "tapeloop/ops/arithmetic.hpp"
+#include "tapeloop/ops/shape_ops.hpp"
+#include "tapeloop/ops/unary.hpp"
 #include "tapeloop/rule.hpp"
 
 namespace tapeloop {
@@ -62,6 +67,13 @@ struct RnnCellRule {
                                    c.out_shape().numel());
       }
     }
+  }
+  // relu is piecewise linear: no second-order term. tanh: replayed with generic operators.
+  void curvature(CurvatureContext<T>& c) const {
+    if (act == RnnActivation::relu) return;
+    detail::curvature_by_replay(c, [](const std::vector<Var<T>>& in) {
+      return tanh(in.size() == 2 ? in[0] + in[1] : in[0]);
+    });
   }
 };
 
@@ -126,6 +138,18 @@ struct LstmCellRule {
       }
     }
   }
+  // The second-order term from the step replayed with generic operators, [h; c] stacked.
+  void curvature(CurvatureContext<T>& c) const {
+    const std::int64_t h = H;
+    detail::curvature_by_replay(c, [h](const std::vector<Var<T>>& in) {
+      const Var<T> gates = in.size() == 3 ? in[0] + in[1] : in[0];
+      const Var<T>& c_prev = in.back();
+      const Var<T> i = sigmoid(narrow(gates, 1, 0, h)), f = sigmoid(narrow(gates, 1, h, h));
+      const Var<T> g = tanh(narrow(gates, 1, 2 * h, h)), o = sigmoid(narrow(gates, 1, 3 * h, h));
+      const Var<T> cell = f * c_prev + i * g;
+      return stack({o * tanh(cell), cell}, 0);
+    });
+  }
 };
 
 // Records the LSTM step and returns its two halves as views sharing its gradient.
@@ -180,6 +204,17 @@ struct GruCellRule {
         th[o] += (hp[o] - n) * dz + (T(1) - z) * dn + (thp ? z * thp[o] : T(0));
       }
     }
+  }
+  // The second-order term from the step replayed with generic operators.
+  void curvature(CurvatureContext<T>& c) const {
+    const std::int64_t h = H;
+    detail::curvature_by_replay(c, [h](const std::vector<Var<T>>& in) {
+      auto part = [h](const Var<T>& x, int k) { return narrow(x, 1, k * h, h); };
+      const Var<T> r = sigmoid(part(in[0], 0) + part(in[1], 0));
+      const Var<T> z = sigmoid(part(in[0], 1) + part(in[1], 1));
+      const Var<T> n = tanh(part(in[0], 2) + r * part(in[1], 2));
+      return n + z * (in[2] - n);
+    });
   }
 };
 

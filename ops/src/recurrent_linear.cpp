@@ -23,6 +23,9 @@ constexpr const char* op = "recurrent_linear";
 template <class T>
 struct SharedRule {
   static constexpr const char* name = "recurrent_linear";
+  // Its backward reads no value of W or b (X is the steps' data); the cross term in X's tangent
+  // is each step's (StepRule::curvature).
+  static constexpr bool linear = true;
   Shape all;
   const T* x;                 // [N, I]: a copy of every step's input, row for row
   const std::int64_t* range;  // the rows written, counted by the steps
@@ -118,6 +121,20 @@ struct StepRule {
     if (const T* tx = c.tangent(0)) {  // dy += dx W^T
       product(expected[0], weight[0], expected[1], tx, c.in(1), packed.forward, T(1),
               c.tangent_out(), true);
+    }
+  }
+  // Bilinear in x and W: dgx += g tW and dgW += g^T tx, this step's share of what the shared
+  // node's backward sums over every step (the bias enters linearly).
+  void curvature(CurvatureContext<T>& c) const {
+    const std::int64_t rows = expected[0], in = expected[1], out = weight[0];
+    const T* g = c.grad_out();
+    T* gx = c.grad(0);
+    if (const T* tw = c.tangent(1); gx && tw) {
+      detail::gemm<T>(false, false, rows, in, out, g, tw, T(1), gx);
+    }
+    T* gw = c.grad(1);
+    if (const T* tx = c.tangent(0); gw && tx) {
+      detail::gemm<T>(true, false, out, in, rows, g, tx, T(1), gw);
     }
   }
 

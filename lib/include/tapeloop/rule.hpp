@@ -221,6 +221,10 @@ class CurvatureContext : public OpContext<T> {
     const bool needs = (this->node(this->input_index(i)).flags & Node<T>::requires_grad) != 0;
     return needs ? detail::TapeInternals<T>::grad_of(this->tape(), this->input_index(i)) : nullptr;
   }
+  /// The second tape of BackwardContext::recompute_tape(), for a rule that computes its
+  /// second-order term by recording its forward again with generic operators
+  /// (curvature_by_replay in ops/src/replay_curvature.hpp); the rule clears it when done.
+  Tape<T>& recompute_tape() const { return detail::TapeInternals<T>::recompute_tape(this->tape()); }
 };
 
 /// What record() needs of a rule R on scalar type T, with a readable error when it is missing:
