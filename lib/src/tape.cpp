@@ -137,7 +137,13 @@ T* Tape<T>::make_grad(std::uint32_t index) {
     n.grad = grad_of(n.alias_parent) + n.alias_offset;
   } else {
     const std::int64_t count = n.shape.numel();
-    n.grad = scratch(count);
+    if (grad_pool_) {  // a second-order sweep: the buffer an earlier one made, if any
+      T*& kept = (*grad_pool_)[index];
+      if (!kept) kept = scratch(count);
+      n.grad = kept;
+    } else {
+      n.grad = scratch(count);
+    }
     std::fill(n.grad, n.grad + count, T(0));
   }
   return n.grad;
@@ -313,18 +319,13 @@ T* Tape<T>::zero_tangent(std::uint32_t index) {
 template <class T>
 void Tape<T>::begin_gradient_sweep(std::vector<T*>& pool) {
   pool.resize(nodes_.size(), nullptr);
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    Node<T>& n = nodes_[i];
-    n.grad = (n.flags & Node<T>::grad_alias) ? nullptr : pool[i];
-    if (n.grad) std::fill(n.grad, n.grad + n.shape.numel(), T(0));
-  }
+  for (Node<T>& n : nodes_) n.grad = nullptr;
+  grad_pool_ = &pool;
 }
 
 template <class T>
-void Tape<T>::end_gradient_sweep(std::vector<T*>& pool) {
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (!(nodes_[i].flags & Node<T>::grad_alias)) pool[i] = nodes_[i].grad;
-  }
+void Tape<T>::end_gradient_sweep() {
+  grad_pool_ = nullptr;
 }
 
 template <class T>
@@ -397,6 +398,7 @@ void Tape<T>::second_order(const char* who, const Var<T>& output, TensorRef<cons
   struct Restore {
     Tape* tape;
     ~Restore() {
+      tape->end_gradient_sweep();
       for (std::size_t i = 0; i < tape->nodes_.size(); ++i) {
         tape->nodes_[i].grad = tape->saved_grads_[i];
       }
@@ -414,7 +416,7 @@ void Tape<T>::second_order(const char* who, const Var<T>& output, TensorRef<cons
   }
   first_grads_.resize(count);
   for (std::size_t i = 0; i < count; ++i) first_grads_[i] = nodes_[i].grad;
-  end_gradient_sweep(gradient_pool_);
+  end_gradient_sweep();
 
   // Second sweep: the gradient's tangent. Each rule adds its second-order term, then its
   // backward carries what reached its output (the first-order term) to its inputs.
@@ -439,7 +441,7 @@ void Tape<T>::second_order(const char* who, const Var<T>& output, TensorRef<cons
     const T* g = grad_of(inputs[k].index());
     std::copy(g, g + products[k].numel(), products[k].data);
   }
-  end_gradient_sweep(gradient_tangent_pool_);
+  end_gradient_sweep();
 }
 
 template <class T>

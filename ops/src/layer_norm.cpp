@@ -4,9 +4,15 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "kernels/parallel.hpp"
+#include "replay_curvature.hpp"
 #include "tapeloop/errors.hpp"
+#include "tapeloop/ops/arithmetic.hpp"
+#include "tapeloop/ops/reduce.hpp"
+#include "tapeloop/ops/shape_ops.hpp"
+#include "tapeloop/ops/unary.hpp"
 #include "tapeloop/rule.hpp"
 
 namespace tapeloop {
@@ -164,6 +170,23 @@ struct LayerNormRule {
         t[j] += v;
       }
     }
+  }
+  // The second-order term from the normalization replayed with generic operators on
+  // [rows, width]: mean, centring, variance, rsqrt, then the affine part.
+  void curvature(CurvatureContext<T>& c) const {
+    if (width == 0) return;
+    const std::int64_t r = rows, w = width;
+    const T e = eps;
+    const Shape shape = c.in_shape(0);
+    detail::curvature_by_replay(c, [r, w, e, shape](const std::vector<Var<T>>& in) {
+      const Var<T> x = reshape(in[0], Shape{r, w});
+      const Var<T> centred = x - tapeloop::mean(x, 1, true);  // not the member
+      const Var<T> var = tapeloop::mean(centred * centred, 1, true);
+      Var<T> y = centred / sqrt(var + e);
+      if (Affine >= 1) y = y * reshape(in[1], Shape{w});
+      if (Affine == 2) y = y + reshape(in[2], Shape{w});
+      return reshape(y, shape);
+    });
   }
 };
 

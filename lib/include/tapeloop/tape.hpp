@@ -310,11 +310,11 @@ class Tape {
                     std::span<const TensorRef<const T>> directions,
                     std::span<const TensorRef<T>> products, std::span<const Var<T>> damped,
                     T weight);
-  /// Gives every node the gradient buffer `pool` kept for it, zero-filled, or none; views get
-  /// theirs from their parents' when asked. Parameters' gradients are kept out of it.
+  /// Takes every node's gradient away (parameters' included: their buffers are not written);
+  /// until end_gradient_sweep(), a gradient made is the buffer `pool` kept for the node from an
+  /// earlier sweep, zero-filled, or a new one it keeps.
   void begin_gradient_sweep(std::vector<T*>& pool);
-  /// Keeps each node's own gradient buffer in `pool` for the next sweep.
-  void end_gradient_sweep(std::vector<T*>& pool);
+  void end_gradient_sweep();
 
   // Node indices are 32 bits (a Var holds one).
   static constexpr std::size_t max_nodes = std::numeric_limits<std::uint32_t>::max();
@@ -329,6 +329,7 @@ class Tape {
   std::vector<T*> gradient_tangent_pool_;  // its second sweep
   std::vector<T*> saved_grads_;            // backward()'s gradients, set aside meanwhile
   std::vector<T*> first_grads_;            // the first sweep's gradients, for curvature rules
+  std::vector<T*>* grad_pool_ = nullptr;   // during a second-order sweep: make_grad's buffers
   // Each parameter leaf's node and its parameter's anchor; capacity kept across clear().
   std::vector<std::pair<std::uint32_t, std::shared_ptr<const ParameterAnchor>>> parameter_leaves_;
   std::unique_ptr<Tape> recompute_tape_;
