@@ -163,20 +163,27 @@ BOOST_AUTO_TEST_CASE(every_second_order_rule_matches_finite_differences_of_the_g
 }
 
 BOOST_AUTO_TEST_CASE(hvp_through_scan_matches_finite_differences) {
-  auto f = [](Tape<double>& tape, const std::vector<Var<double>>& v) {
-    const Var<double> w[] = {v[1], v[2], v[3]};
-    static const std::int64_t lengths[] = {5, 3};
-    ScanOptions options;
-    options.lengths = lengths;
-    ScanResult<double> r =
-        scan(tape, tanh_step, v[0], State<double>{tape.zeros({2, 3})}, w, options);
-    return mse_loss(r.outputs, tape.zeros(r.outputs.shape()), Reduction::sum) +
-           sum(r.state[0] * r.state[0] * r.state[0]);
-  };
-  const GradcheckResult r = gradcheck(f, {random_tensor({5, 2, 2}, 60), random_tensor({2, 3}, 61),
-                                          random_tensor({3, 3}, 62), random_tensor({3}, 63)});
-  BOOST_TEST(r.passed, r.message);
-  BOOST_TEST(r.curvature_checked, r.no_curvature);
+  for (int segment : {0, 1, 2, 4}) {
+    BOOST_TEST_CONTEXT("checkpoint segment " << segment) {
+      auto f = [segment](Tape<double>& tape, const std::vector<Var<double>>& v) {
+        const Var<double> w[] = {v[1], v[2], v[3]};
+        static const std::int64_t lengths[] = {5, 3};
+        ScanOptions options;
+        options.lengths = lengths;
+        const State<double> h0{tanh(v[4])};
+        ScanResult<double> r =
+            segment > 0 ? checkpointed_scan(tape, tanh_step, v[0], h0, w, segment, options)
+                        : scan(tape, tanh_step, v[0], h0, w, options);
+        return mse_loss(r.outputs, tape.zeros(r.outputs.shape()), Reduction::sum) +
+               sum(r.state[0] * r.state[0] * r.state[0]);
+      };
+      const GradcheckResult r = gradcheck(
+          f, {random_tensor({5, 2, 2}, 60), random_tensor({2, 3}, 61), random_tensor({3, 3}, 62),
+              random_tensor({3}, 63), random_tensor({2, 3}, 64)});
+      BOOST_TEST(r.passed, r.message);
+      BOOST_TEST(r.curvature_checked, r.no_curvature);
+    }
+  }
 }
 
 // Logistic regression, L = mean bce(X w + c, y): H = [X 1]^T diag(s (1 - s)) [X 1] / N, a closed
@@ -445,14 +452,16 @@ BOOST_AUTO_TEST_CASE(float_products_agree_with_double) {
 BOOST_AUTO_TEST_CASE(hvp_through_every_recurrent_layer_matches_finite_differences) {
   for (auto mode :
        {models::RecurrentMode::rnn_tanh, models::RecurrentMode::lstm, models::RecurrentMode::gru}) {
-    for (bool fused : {true, false}) {
-      BOOST_TEST_CONTEXT("mode " << static_cast<int>(mode) << " fused " << fused) {
+    for (auto [fused, checkpoint] : {std::pair{true, 0}, {false, 0}, {true, 3}, {false, 3}}) {
+      BOOST_TEST_CONTEXT("mode " << static_cast<int>(mode) << " fused " << fused << " checkpoint "
+                                 << checkpoint) {
         Generator rng(5);
         models::RecurrentOptions o;
         o.input_size = 2;
         o.hidden_size = 3;
         o.bidirectional = true;
         o.fused = fused;
+        o.checkpoint = checkpoint;
         models::RecurrentLayer<double> layer(mode, o, rng);
         std::vector<Tensor<double>> inputs{random_tensor({4, 2, 2}, 7)};
         for (auto& p : layer.parameters()) inputs.push_back(p->value());

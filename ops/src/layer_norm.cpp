@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernels/parallel.hpp"
-#include "replay_curvature.hpp"
+#include "tapeloop/detail/replay_curvature.hpp"
 #include "tapeloop/errors.hpp"
 #include "tapeloop/ops/arithmetic.hpp"
 #include "tapeloop/ops/reduce.hpp"

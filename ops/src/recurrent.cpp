@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "kernels/recurrent_cells.hpp"
-#include "replay_curvature.hpp"
+#include "tapeloop/detail/replay_curvature.hpp"
 #include "tapeloop/ops/arithmetic.hpp"
 #include "tapeloop/ops/shape_ops.hpp"
 #include "tapeloop/ops/unary.hpp"

@@ -223,7 +223,7 @@ class CurvatureContext : public OpContext<T> {
   }
   /// The second tape of BackwardContext::recompute_tape(), for a rule that computes its
   /// second-order term by recording its forward again with generic operators
-  /// (curvature_by_replay in ops/src/replay_curvature.hpp); the rule clears it when done.
+  /// (curvature_by_replay in tapeloop/detail/replay_curvature.hpp); the rule clears it when done.
   Tape<T>& recompute_tape() const { return detail::TapeInternals<T>::recompute_tape(this->tape()); }
 };
 

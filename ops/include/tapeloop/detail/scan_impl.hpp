@@ -6,6 +6,7 @@
 #include <cstring>
 #include <typeinfo>
 
+#include "tapeloop/detail/replay_curvature.hpp"
 #include "tapeloop/rule.hpp"
 
 namespace tapeloop::detail {
@@ -312,6 +313,22 @@ struct SegmentRule {
       out += t.numel();
     }
     sub.clear();
+  }
+
+  // Second order: the segment recorded again, its outputs and final state flattened in the
+  // node's order, and the Hessian-vector product of <g, that> along the inputs' tangents
+  // (curvature_by_replay): the second-order terms of every operator of every step inside.
+  void curvature(CurvatureContext<T>& c) const {
+    curvature_by_replay(c, [&](const std::vector<Var<T>>& leaves) {
+      Tape<T>& sub = leaves[0].tape();
+      std::size_t count = 0;
+      const Var<T>* outs = record_again(sub, leaves.data(), static_cast<int>(leaves.size()), count);
+      std::vector<Var<T>> flat;
+      for (std::size_t i = 0; i < count; ++i) {
+        flat.push_back(reshape(outs[i], Shape{outs[i].numel()}));
+      }
+      return concat(flat, 0);
+    });
   }
 };
 
