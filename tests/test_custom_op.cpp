@@ -52,6 +52,19 @@ struct Softplus {
     T* ty = c.tangent_out();
     for (std::int64_t i = 0, n = c.out_shape().numel(); i < n; ++i) ty[i] += t[i] * slope(x[i]);
   }
+
+  // Second order (Tape::hvp): add what the backward rule's factor changes along the tangent,
+  // g f''(x) t, into the gradient's tangent grad(0); f'' = sigmoid (1 - sigmoid).
+  void curvature(CurvatureContext<T>& c) const {
+    const T* g = c.grad_out();
+    const T* t = c.tangent(0);
+    const T* x = c.in(0);
+    if (T* gx = c.grad(0)) {
+      for (std::int64_t i = 0, n = c.out_shape().numel(); i < n; ++i) {
+        gx[i] += g[i] * slope(x[i]) * (T(1) - slope(x[i])) * t[i];
+      }
+    }
+  }
 };
 
 template <class T>
@@ -114,7 +127,7 @@ BOOST_AUTO_TEST_CASE(softplus_values_against_the_closed_form) {
   BOOST_TEST(y[4] == 100.0);
 }
 
-BOOST_AUTO_TEST_CASE(softplus_gradient_and_tangent_pass_gradcheck) {
+BOOST_AUTO_TEST_CASE(softplus_gradient_tangent_and_curvature_pass_gradcheck) {
   for (const Shape& shape : {Shape{}, Shape{7}, Shape{3, 4}}) {
     const std::vector<Tensor<double>> in = {random_tensor(shape, 1)};
     auto f = [](Tape<double>&, const std::vector<Var<double>>& x) {
@@ -122,6 +135,7 @@ BOOST_AUTO_TEST_CASE(softplus_gradient_and_tangent_pass_gradcheck) {
     };
     TAPELOOP_CHECK_GRADCHECK(f, in);
     BOOST_TEST(gradcheck(f, in).tangents_checked);
+    BOOST_TEST(gradcheck(f, in).curvature_checked);
   }
 }
 
@@ -139,6 +153,8 @@ BOOST_AUTO_TEST_CASE(a_rule_without_tangent_still_has_its_gradient) {
   BOOST_TEST(r.passed, r.message);
   BOOST_TEST(!r.tangents_checked);
   BOOST_TEST(r.no_tangent == "jvp: blend has no tangent rule (no forward-mode derivative)");
+  BOOST_TEST(!r.curvature_checked);
+  BOOST_TEST(r.no_curvature == r.no_tangent);  // a Hessian-vector product starts with a jvp
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_check_records_nothing) {
