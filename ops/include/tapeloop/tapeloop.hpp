@@ -6,6 +6,7 @@
 #include "tapeloop/carry.hpp"
 #include "tapeloop/checkpoint.hpp"
 #include "tapeloop/errors.hpp"
+#include "tapeloop/functional.hpp"
 #include "tapeloop/gradcheck.hpp"
 #include "tapeloop/indices.hpp"
 #include "tapeloop/ops.hpp"
