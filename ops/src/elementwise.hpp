@@ -38,6 +38,20 @@ T second_derivative(kernels::Unary f, T x, T y) {
   }
 }
 
+// The second-order term of an elementwise y = f(x): dgx += f''(x) tx g, with f'' given as
+// second(x, y). Shared by the kernel functions' rule and the C library's (unary.cpp).
+template <class T, class Second>
+void add_elementwise_curvature(CurvatureContext<T>& c, Second second) {
+  const T* x = c.in(0);
+  const T* y = c.out();
+  const T* t = c.tangent(0);
+  const T* g = c.grad_out();
+  T* gx = c.grad(0);
+  for (std::int64_t i = 0, n = c.out_shape().numel(); i < n; ++i) {
+    gx[i] += second(x[i], y[i]) * t[i] * g[i];
+  }
+}
+
 // y = f(x) elementwise, with the kernel's numbers p0, p1 (x + s, clamp's bounds). Its Jacobian
 // is diagonal, so the tangent is the backward kernel run on the input's tangent.
 template <class T, kernels::Unary F>
@@ -58,16 +72,8 @@ struct UnaryRule {
     kernels::unary_backward(F, c.tangent(0), c.in(0), c.out(), c.tangent_out(),
                             c.out_shape().numel(), p0, p1);
   }
-  // dgx += f''(x) tx g.
   void curvature(CurvatureContext<T>& c) const requires(!linear) {
-    const T* x = c.in(0);
-    const T* y = c.out();
-    const T* t = c.tangent(0);
-    const T* g = c.grad_out();
-    T* gx = c.grad(0);
-    for (std::int64_t i = 0, n = c.out_shape().numel(); i < n; ++i) {
-      gx[i] += second_derivative(F, x[i], y[i]) * t[i] * g[i];
-    }
+    add_elementwise_curvature(c, [](T x, T y) { return second_derivative(F, x, y); });
   }
 };
 

@@ -54,16 +54,8 @@ struct LibmRule {
   void tangent(TangentContext<T>& c) const {
     add_derivative(c.tangent(0), c.in(0), c.out(), c.tangent_out(), c.out_shape().numel());
   }
-  // dgx += f''(x) tx g.
   void curvature(CurvatureContext<T>& c) const {
-    const T* x = c.in(0);
-    const T* y = c.out();
-    const T* t = c.tangent(0);
-    const T* g = c.grad_out();
-    T* gx = c.grad(0);
-    for (std::int64_t i = 0, n = c.out_shape().numel(); i < n; ++i) {
-      gx[i] += f.second_derivative(x[i], y[i]) * t[i] * g[i];
-    }
+    detail::add_elementwise_curvature(c, [this](T x, T y) { return f.second_derivative(x, y); });
   }
 };
 
