@@ -9,16 +9,21 @@
 namespace tapeloop {
 namespace {
 
+// f recorded on a tape of its own, over one leaf per input tensor.
 template <class T>
-Var<T> record(Tape<T>& tape, const TensorFunction<T>& f, const std::vector<Tensor<T>>& x,
-              std::vector<Var<T>>& leaves) {
-  for (const Tensor<T>& t : x) leaves.push_back(tape.input(t.ref(), true));
-  const Var<T> y = f(tape, leaves);
-  if (y.empty() || &y.tape() != &tape) {
-    throw ValueError("the function must return a Var recorded on the tape it is given");
+struct Recording {
+  Tape<T> tape;
+  std::vector<Var<T>> leaves;
+  Var<T> y;
+
+  Recording(const TensorFunction<T>& f, const std::vector<Tensor<T>>& x) {
+    for (const Tensor<T>& t : x) leaves.push_back(tape.input(t.ref(), true));
+    y = f(tape, leaves);
+    if (y.empty() || &y.tape() != &tape) {
+      throw ValueError("the function must return a Var recorded on the tape it is given");
+    }
   }
-  return y;
-}
+};
 
 template <class T>
 void check_directions(const char* who, const std::vector<Tensor<T>>& x,
@@ -48,29 +53,27 @@ template <class T>
 JvpResult<T> jvp(const TensorFunction<T>& f, const std::vector<Tensor<T>>& x,
                  const std::vector<Tensor<T>>& v) {
   check_directions("jvp", x, v);
-  Tape<T> tape;
-  std::vector<Var<T>> leaves;
-  const Var<T> y = record(tape, f, x, leaves);
+  Recording<T> rec(f, x);
+  const Var<T>& y = rec.y;
   JvpResult<T> r{y.to_tensor(), Tensor<T>::zeros(y.shape())};
   if (y.requires_grad()) {
-    tape.jvp(leaves, refs(v));
-    r.jvp = Tensor<T>::from(tape.tangent(y));
+    rec.tape.jvp(rec.leaves, refs(v));
+    r.jvp = Tensor<T>::from(rec.tape.tangent(y));
   }
   return r;
 }
 
 template <class T>
 VjpResult<T> vjp(const TensorFunction<T>& f, const std::vector<Tensor<T>>& x, const Tensor<T>& u) {
-  Tape<T> tape;
-  std::vector<Var<T>> leaves;
-  const Var<T> y = record(tape, f, x, leaves);
+  Recording<T> rec(f, x);
+  const Var<T>& y = rec.y;
   if (u.shape() != y.shape()) {
     throw ShapeError("vjp: u of shape " + u.shape().str() + " for an output of shape " +
                      y.shape().str());
   }
   VjpResult<T> r{y.to_tensor(), {}};
-  if (y.requires_grad()) tape.backward(y, u.ref());
-  for (const Var<T>& leaf : leaves) {
+  if (y.requires_grad()) rec.tape.backward(y, u.ref());
+  for (const Var<T>& leaf : rec.leaves) {
     r.vjp.push_back(y.requires_grad() ? Tensor<T>::from(TensorRef<const T>(leaf.grad()))
                                       : Tensor<T>::zeros(leaf.shape()));
   }
@@ -81,9 +84,8 @@ template <class T>
 HvpResult<T> hvp(const TensorFunction<T>& f, const std::vector<Tensor<T>>& x,
                  const std::vector<Tensor<T>>& v) {
   check_directions("hvp", x, v);
-  Tape<T> tape;
-  std::vector<Var<T>> leaves;
-  const Var<T> y = record(tape, f, x, leaves);
+  Recording<T> rec(f, x);
+  const Var<T>& y = rec.y;
   if (y.numel() != 1) {
     throw ShapeError("hvp: the function's output has shape " + y.shape().str() +
                      ": expected one value");
@@ -92,7 +94,7 @@ HvpResult<T> hvp(const TensorFunction<T>& f, const std::vector<Tensor<T>>& x,
   std::vector<TensorRef<T>> products;
   for (const Tensor<T>& t : x) r.hvp.push_back(Tensor<T>::zeros(t.shape()));
   for (Tensor<T>& t : r.hvp) products.push_back(t.ref());
-  if (y.requires_grad()) tape.hvp(y, leaves, refs(v), products);
+  if (y.requires_grad()) rec.tape.hvp(y, rec.leaves, refs(v), products);
   return r;
 }
 

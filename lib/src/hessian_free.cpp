@@ -94,20 +94,20 @@ struct HessianFree<T>::Trial {
       offsets.push_back(total);
       total += hf.params_[i]->numel();
     }
-    start = gather([](Parameter<T>& p) { return p.value().data(); });
+    start = gather([&](std::size_t i) { return hf.params_[i]->value().data(); });
   }
   // Puts the starting point back unless the step was committed: a throw changes nothing.
   ~Trial() {
     if (!committed) set(start, nullptr, T(0));
   }
 
+  // The trained parameters' get(i) (i their index in params_), one after the other.
   template <class Get>
   std::vector<T> gather(Get get) const {
     std::vector<T> flat(static_cast<std::size_t>(total));
     for (std::size_t k = 0; k < trained.size(); ++k) {
-      Parameter<T>& p = *hf.params_[trained[k]];
-      const T* src = get(p);
-      std::copy(src, src + p.numel(), flat.begin() + offsets[k]);
+      const T* src = get(trained[k]);
+      std::copy(src, src + hf.params_[trained[k]]->numel(), flat.begin() + offsets[k]);
     }
     return flat;
   }
@@ -189,13 +189,11 @@ void HessianFree<T>::update() {
   Trial trial(*this);
   const std::size_t n = static_cast<std::size_t>(trial.total);
   if (n == 0) return;  // every parameter frozen
-  const std::vector<T> g = trial.gather([](Parameter<T>& p) { return p.grad().data(); });
+  const std::vector<T> g =
+      trial.gather([&](std::size_t i) { return this->params_[i]->grad().data(); });
 
   // The preconditioner's average, a new value kept only if the step completes.
-  std::vector<T> sq = trial.gather([&](Parameter<T>& p) {
-    const auto at = std::find(this->params_.begin(), this->params_.end(), &p);
-    return sq_grad_[static_cast<std::size_t>(at - this->params_.begin())].data();
-  });
+  std::vector<T> sq = trial.gather([&](std::size_t i) { return sq_grad_[i].data(); });
   for (std::size_t k = 0; k < trial.trained.size(); ++k) {
     const bool first = this->steps_[trial.trained[k]] == 0;  // the average starts at g^2
     const T decay = first ? T(0) : T(o.preconditioner_decay);
@@ -255,18 +253,19 @@ void HessianFree<T>::update() {
 
   // Preconditioned CG on q(x) = 1/2 x^T A x + g^T x from the decayed previous solution, keeping
   // the iterates at i = ceil(1.3^j) for backtracking.
-  std::vector<T> x = trial.gather([&](Parameter<T>& p) {
-    const auto at = std::find(this->params_.begin(), this->params_.end(), &p);
-    return direction_[static_cast<std::size_t>(at - this->params_.begin())].data();
-  });
+  std::vector<T> x = trial.gather([&](std::size_t i) { return direction_[i].data(); });
   for (T& e : x) e *= T(o.cg_decay);
   std::vector<T> r(n), y(n), p(n), ap(n);
   curvature(x, r, true);
   for (std::size_t i = 0; i < n; ++i) r[i] += g[i];
+  // q(x) = 1/2 x^T A x + g^T x = 1/2 x^T (r + g), with the residual r = A x + g.
+  auto quadratic = [&] {
+    double q = 0;
+    for (std::size_t e = 0; e < n; ++e) q += 0.5 * double(x[e]) * (double(r[e]) + double(g[e]));
+    return q;
+  };
   // A previous solution the new quadratic does not favour over no step is dropped.
-  double q0 = 0;
-  for (std::size_t e = 0; e < n; ++e) q0 += 0.5 * double(x[e]) * (double(r[e]) + double(g[e]));
-  if (!(q0 < 0)) {
+  if (!(quadratic() < 0)) {
     std::fill(x.begin(), x.end(), T(0));
     r = g;
   }
@@ -291,9 +290,7 @@ void HessianFree<T>::update() {
     ry = ry_next;
     for (std::size_t e = 0; e < n; ++e) p[e] = -y[e] + beta * p[e];
     iterations = i;
-    // q(x) = 1/2 x^T (r + g), r = A x + g.
-    double q = 0;
-    for (std::size_t e = 0; e < n; ++e) q += 0.5 * double(x[e]) * (double(r[e]) + double(g[e]));
+    const double q = quadratic();
     phi.push_back(q);
     if (i >= static_cast<int>(std::ceil(next_keep))) {
       kept.emplace_back(i, x);
