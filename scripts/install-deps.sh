@@ -10,6 +10,7 @@ PACKAGES=(
   libxtensor-dev libxsimd-dev xtl-dev
   libtbb-dev libboost-test-dev libopenblas-dev
   nlohmann-json3-dev libbenchmark-dev
+  libopenmpi-dev openmpi-bin  # tapeloop::distributed: data-parallel training over MPI
   hershey-fonts-data wamerican  # the handwriting demo: script fonts and words to write
 )
 # The fuzz harnesses: clang, its runtime libraries (libFuzzer, ASan, UBSan: only recommended by

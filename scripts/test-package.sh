@@ -46,6 +46,14 @@ consume() {  # name, cmake arguments...
   cmake --build "$WORK/consumer-$name" -j "$JOBS" >>"$WORK/consumer-$name.log" \
     || { tail -40 "$WORK/consumer-$name.log"; exit 1; }
   "$WORK/consumer-$name/consumer"
+  # tapeloop::distributed (built when MPI is installed): one process, then two ranks.
+  if [ -x "$WORK/consumer-$name/consumer_distributed" ]; then
+    "$WORK/consumer-$name/consumer_distributed"
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+      mpirun -np 2 --oversubscribe --mca btl self,vader "$WORK/consumer-$name/consumer_distributed"
+  elif command -v mpirun >/dev/null; then
+    fail "MPI is installed but the consumer $name found no tapeloop::distributed"
+  fi
 }
 consume shared -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX"
 ldd "$WORK/consumer-shared/consumer" | grep -q "libtapeloop.so" || fail "shared consumer did not load libtapeloop.so"

@@ -10,12 +10,21 @@ else()
   set(TAPELOOP_LINKAGE static)
 endif()
 
-install(TARGETS tapeloop tapeloop_models EXPORT tapeloop-targets
+set(TAPELOOP_INSTALLED_TARGETS tapeloop tapeloop_models)
+if(TARGET tapeloop_distributed)
+  list(APPEND TAPELOOP_INSTALLED_TARGETS tapeloop_distributed)
+  set(TAPELOOP_HEADER_EXCLUDES)
+else()
+  # Without MPI, no headers of the part that was not built.
+  set(TAPELOOP_HEADER_EXCLUDES PATTERN "distributed" EXCLUDE PATTERN "distributed.hpp" EXCLUDE)
+endif()
+install(TARGETS ${TAPELOOP_INSTALLED_TARGETS} EXPORT tapeloop-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY lib/include/ ops/include/ models/include/
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp"
+        ${TAPELOOP_HEADER_EXCLUDES})
 install(EXPORT tapeloop-targets NAMESPACE tapeloop::
         FILE tapeloop-${TAPELOOP_LINKAGE}-targets.cmake DESTINATION ${TAPELOOP_CMAKE_DIR})
 

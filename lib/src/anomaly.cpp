@@ -230,6 +230,8 @@ void Tape<T>::run_backward_checked(std::uint32_t from) {
     report_anomaly(std::move(report), true);
   }
   for (std::int64_t i = from; i >= 0; --i) {
+    if (i < observe_below_) [[unlikely]]
+      observe_below_ = observer_->reached(i);
     const Node<T>& n = nodes_[static_cast<std::size_t>(i)];
     if (!n.rule || !n.grad) continue;
     n.rule->backward(*this, n.closure);

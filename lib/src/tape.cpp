@@ -243,6 +243,7 @@ Tape<T>& Tape<T>::recompute_tape() {
 
 template <class T>
 void Tape<T>::run_backward(std::uint32_t from) {
+  observe_below_ = observer_ ? observer_->first() : -1;
   if (anomaly_) [[unlikely]] {
     run_backward_checked(from);
     return;
@@ -250,6 +251,9 @@ void Tape<T>::run_backward(std::uint32_t from) {
   // Recording order is topological: every consumer of node i has an index above i, so when
   // the sweep reaches i its gradient is complete.
   for (std::int64_t i = from; i >= 0; --i) {
+    // One compare per node; without an observer observe_below_ is -1.
+    if (i < observe_below_) [[unlikely]]
+      observe_below_ = observer_->reached(i);
     const Node<T>& n = nodes_[static_cast<std::size_t>(i)];
     if (n.rule && n.grad) n.rule->backward(*this, n.closure);
   }

@@ -6,6 +6,7 @@
 #include "tapeloop/optim/adam.hpp"
 #include "tapeloop/optim/adamw.hpp"
 #include "tapeloop/optim/clip_grad.hpp"
+#include "tapeloop/optim/gradient_accumulator.hpp"
 #include "tapeloop/optim/hessian_free.hpp"
 #include "tapeloop/optim/lr_scheduler.hpp"
 #include "tapeloop/optim/optimizer.hpp"

@@ -73,6 +73,21 @@ struct Node {
 template <class T>
 class NoGradGuard;
 
+/// Follows backward()'s sweep down the recording (Tape::set_backward_observer). Recording order
+/// is topological, so once the sweep is about to run node `next`, every node above it has run
+/// and the gradient of every leaf above `next` is complete: data-parallel training starts
+/// sending a parameter's gradient then, while the sweep goes on below it.
+class BackwardObserver {
+ public:
+  virtual ~BackwardObserver() = default;
+  /// Where to be called first: reached() is called when the sweep is about to run the first
+  /// node below this index (-1: never).
+  virtual std::int64_t first() = 0;
+  /// The sweep is about to run node `next`. Returns the index below which to be called again
+  /// (-1: not again).
+  virtual std::int64_t reached(std::int64_t next) = 0;
+};
+
 /// A reverse-mode autodiff tape for scalar type T (float or double).
 ///
 /// Operators executed on Vars of this tape append nodes to it. Recording order is a topological
@@ -141,6 +156,11 @@ class Tape {
 
   /// Forgets every node and makes every existing Var stale; keeps the memory.
   void clear();
+
+  /// backward() tells `observer` how far its sweep has come (BackwardObserver), until this is
+  /// called again with null. The observer must outlive its use; the second-order sweeps do not
+  /// call it.
+  void set_backward_observer(BackwardObserver* observer) { observer_ = observer; }
 
   /// While the returned guard lives, operators record no backward rules.
   [[nodiscard]] NoGradGuard<T> no_grad();
@@ -334,6 +354,8 @@ class Tape {
   std::vector<std::pair<std::uint32_t, std::shared_ptr<const ParameterAnchor>>> parameter_leaves_;
   std::unique_ptr<Tape> recompute_tape_;
   std::unique_ptr<detail::AnomalyState> anomaly_;  // null while anomaly detection is off
+  BackwardObserver* observer_ = nullptr;
+  std::int64_t observe_below_ = -1;  // during backward(): call observer_ below this node
   std::uint32_t generation_ = 1;
   bool grad_enabled_ = true;
   bool poison_values_ = false;
