@@ -107,18 +107,20 @@ def main():
             print(reduce_rows[-1], flush=True)
 
     # 3. The compute of one machine's shard (2 threads) for the model.
-    compute = {}
-    for config in CONFIGS:
-        batch = CONFIGS[config][0]
-        for machines in MACHINES:
-            if batch % machines:
-                continue
-            env["TAPELOOP_NUM_THREADS"] = "2"
-            times = [run([bench, "local", shape(config, batch // machines), "--threads", "2",
-                          "--repeats", str(REPEATS[config])], env)["median_ms"]
-                     for _ in range(2)]
-            compute[(config, machines)] = statistics.median(times)
-            print(config, machines, compute[(config, machines)], flush=True)
+    # In rounds over every size, as above: the model divides by the one-machine time.
+    samples = {}
+    env["TAPELOOP_NUM_THREADS"] = "2"
+    for _ in range(ROUNDS):
+        for config in CONFIGS:
+            batch = CONFIGS[config][0]
+            for machines in MACHINES:
+                if batch % machines:
+                    continue
+                r = run([bench, "local", shape(config, batch // machines), "--threads", "2",
+                         "--repeats", str(REPEATS[config])], env)
+                samples.setdefault((config, machines), []).append(r["median_ms"])
+                print(config, machines, r["median_ms"], flush=True)
+    compute = {key: statistics.median(times) for key, times in samples.items()}
 
     minutes = (time.time() - start) / 60
     m = machine_description()
@@ -189,13 +191,14 @@ def main():
         "",
         "N machines like this one (2 cores each, 2 threads), one rank each, the global batch "
         "of the configuration split over them (strong scaling). A step takes the compute of "
-        "one machine's shard, *measured* here at that shard size (forward, backward and Adam), "
+        "one machine's shard, *measured* here at that shard size (forward, backward and Adam; the "
+        "median of %d rounds), "
         "plus the all-reduce over the network, *modelled*: each machine sends and receives "
         "2 (N - 1) / N of the gradient in 2 (N - 1) messages, as tapeloop's all-reduce and a "
         "ring both do: t = 2 (N - 1) / N x bytes / bandwidth + 2 (N - 1) x latency. "
         "Latency: %s. The all-reduce is not overlapped with backward in the model: a one-layer "
         "LSTM's weights are all complete only at the end of backward."
-        % ", ".join("%g us at %d Gb/s" % (lat, gb) for gb, lat in NETWORKS),
+        % (ROUNDS, ", ".join("%g us at %d Gb/s" % (lat, gb) for gb, lat in NETWORKS)),
         "",
     ]
     for config in CONFIGS:
@@ -221,6 +224,28 @@ def main():
             lines.append("| %d | %d | %.2f | %s |" % (machines, batch // machines, c,
                                                        " | ".join(cells)))
         lines.append("")
+        peaks = []
+        for gb, lat in NETWORKS:
+            best = max((base / (compute[(config, n)] + allreduce_model(floats, n, gb, lat) * 1000),
+                        n) for n in MACHINES if (config, n) in compute)
+            peaks.append("%.1fx on %d machines at %d Gb/s" % (best[0], best[1], gb))
+        lines += ["Fastest: " + "; ".join(peaks) + ".", ""]
+    lines += [
+        "**Weak scaling**: every machine keeps the configuration's whole batch (the global batch "
+        "grows with N), so the compute per step stays that of one machine and only the "
+        "all-reduce grows. Efficiency = compute / (compute + all-reduce):",
+        "",
+        "| config | " + " | ".join("%d machines, %d Gb/s" % (n, gb) for n in (8, 64)
+                                  for gb, _ in NETWORKS) + " |",
+        "| --- | " + " | ".join("---" for _ in range(2 * len(NETWORKS))) + " |",
+    ]
+    for config in CONFIGS:
+        floats = train[(config, 1, "floats")]
+        c = compute[(config, 1)]
+        lines.append("| %s | " % config + " | ".join(
+            "%.0f%%" % (100 * c / (c + allreduce_model(floats, n, gb, lat) * 1000))
+            for n in (8, 64) for gb, lat in NETWORKS) + " |")
+    lines.append("")
     with open(args.out, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
     print("wrote", args.out)

@@ -21,14 +21,14 @@ namespace dist = tapeloop::distributed;
 
 struct Options {
   std::string text = "/usr/share/common-licenses/GPL-3";
-  std::int64_t steps = 200, batch = 32, window = 32;
+  std::int64_t steps = 1000, batch = 32, window = 32;
   std::int64_t hidden = 96, embedding = 24;
   int layers = 2;
   double dropout = 0.1, lr = 0.005, clip = 1.0;
   std::uint64_t seed = 1;
   int shards = 0;   // 0: one per rank
   int threads = 0;  // 0: TAPELOOP_NUM_THREADS or every core this process may use
-  std::int64_t log_every = 20, checkpoint_every = 0;
+  std::int64_t log_every = 100, checkpoint_every = 0;
   std::string checkpoint, resume;
   bool overlap = true;
   std::size_t bucket_kb = 1024;
@@ -41,7 +41,7 @@ const char* usage_text =
     "mpirun, one process; --shards S makes it go through the S shards of an S-rank run in turn\n"
     "and give that run's numbers to the last bit (docs/distributed.md).\n\n"
     "  --text FILE            the text (default /usr/share/common-licenses/GPL-3)\n"
-    "  --steps N              training steps (200)\n"
+    "  --steps N              training steps (1000)\n"
     "  --batch B              global batch: windows per step, over all ranks (32)\n"
     "  --window T             characters per window (32)\n"
     "  --hidden H, --embedding E, --layers L   the model (96, 24, 2)\n"
@@ -50,7 +50,7 @@ const char* usage_text =
     "  --seed S               data order, initial weights and dropout masks (1)\n"
     "  --shards S             one process only: go through S shards per step\n"
     "  --threads N            kernel threads per process\n"
-    "  --log-every N          print the loss every N steps (20)\n"
+    "  --log-every N          print the loss every N steps (100)\n"
     "  --checkpoint FILE      write the model, Adam's state and the data order here (rank 0,\n"
     "                         atomically) at the end, and every --checkpoint-every N steps\n"
     "  --resume FILE          continue from a checkpoint (every rank reads it)\n"

@@ -32,6 +32,17 @@ for f in libtapeloop.a libtapeloop_models.a libtapeloop_models.so cmake/tapeloop
          cmake/tapeloop/tapeloopConfigVersion.cmake pkgconfig/tapeloop.pc pkgconfig/tapeloop-models.pc; do
   [ -e "$LIBDIR/$f" ] || fail "$LIBDIR/$f was not installed"
 done
+# The installed libraries that need libtapeloop find it beside them, without LD_LIBRARY_PATH:
+# a program's RUNPATH does not serve the libraries it loads.
+for lib in libtapeloop_models.so libtapeloop_distributed.so; do
+  [ -e "$LIBDIR/$lib" ] || continue
+  if ldd "$LIBDIR/$lib" | grep -q "libtapeloop.so.* not found"; then
+    fail "$LIBDIR/$lib does not find libtapeloop.so beside it"
+  fi
+done
+if command -v mpirun >/dev/null && [ ! -e "$LIBDIR/libtapeloop_distributed.so" ]; then
+  fail "MPI is installed but libtapeloop_distributed.so was not"
+fi
 # Installed files name no build or source tree (the prefix is only in the pkg-config files).
 if grep -rl -e "$ROOT" "$PREFIX/include" "$LIBDIR/cmake"; then
   fail "installed files above name the source or build tree"

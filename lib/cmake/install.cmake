@@ -18,6 +18,10 @@ else()
   # Without MPI, no headers of the part that was not built.
   set(TAPELOOP_HEADER_EXCLUDES PATTERN "distributed" EXCLUDE PATTERN "distributed.hpp" EXCLUDE)
 endif()
+# An installed library that needs libtapeloop finds it beside itself: a program's RUNPATH does
+# not serve the libraries it loads, so a program that calls only tapeloop::distributed (or only
+# the models) would otherwise not start from a prefix outside the loader's path.
+set_target_properties(${TAPELOOP_INSTALLED_TARGETS} PROPERTIES INSTALL_RPATH "$ORIGIN")
 install(TARGETS ${TAPELOOP_INSTALLED_TARGETS} EXPORT tapeloop-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
