@@ -43,20 +43,10 @@ void print_times(const std::vector<double>& times) {
 // DataParallel its backward all-reduces.
 struct Trainer {
   Trainer(const bench::Config& c, std::int64_t batch, int layers)
-      : problem(make(c, batch, layers)),
+      : problem(bench::make_problem(models::RecurrentMode::lstm,
+                                    {c.name, batch, c.steps, c.input, c.hidden}, true, 0, layers)),
         params(problem.layer.parameters()),
         adam(params, {.lr = 1e-3}) {}
-  static bench::Problem make(const bench::Config& c, std::int64_t batch, int layers) {
-    Generator rng(0);
-    models::RecurrentOptions options;
-    options.input_size = c.input;
-    options.hidden_size = c.hidden;
-    options.num_layers = layers;
-    options.fused = true;
-    return bench::Problem{models::RecurrentLayer<float>(models::RecurrentMode::lstm, options, rng),
-                          Tensor<float>::normal({c.steps, batch, c.input}, 0.0f, 1.0f, rng),
-                          Tensor<float>::normal({c.steps, batch, c.hidden}, 0.0f, 1.0f, rng)};
-  }
   void step(dist::DataParallel<float>* dp) {
     tape.clear();
     adam.zero_grad();
@@ -159,11 +149,12 @@ int run(int argc, char** argv, dist::Communicator& comm) {
   const bench::Timing t = bench::time_steps(repeats, [&] { trainer.step(&dp); });
   if (root) {
     std::printf(
-        "{\"task\": \"train\", \"config\": \"%s\", \"ranks\": %d, \"threads\": %d, \"batch\": "
-        "%lld, "
-        "\"overlap\": %s, \"bucket_kb\": %zu, \"buckets\": %zu, \"gradient_floats\": %lld, ",
-        c->name, comm.size(), threads, static_cast<long long>(c->batch), overlap ? "true" : "false",
-        bucket_kb, dp.bucket_count(), static_cast<long long>(trainer.gradient_floats()));
+        "{\"task\": \"train\", \"config\": \"%s\", \"layers\": %d, \"ranks\": %d, "
+        "\"threads\": %d, \"batch\": %lld, \"overlap\": %s, \"bucket_kb\": %zu, "
+        "\"buckets\": %zu, \"gradient_floats\": %lld, ",
+        c->name, layers, comm.size(), threads, static_cast<long long>(c->batch),
+        overlap ? "true" : "false", bucket_kb, dp.bucket_count(),
+        static_cast<long long>(trainer.gradient_floats()));
     print_times(t.times);
     std::printf("}\n");
   }

@@ -184,11 +184,12 @@ struct Problem {
 };
 
 inline Problem make_problem(models::RecurrentMode mode, const Config& c, bool fused,
-                            int checkpoint = 0) {
+                            int checkpoint = 0, int layers = 1) {
   Generator rng(0);
   models::RecurrentOptions options;
   options.input_size = c.input;
   options.hidden_size = c.hidden;
+  options.num_layers = layers;
   options.fused = fused;
   options.checkpoint = checkpoint;
   // Braced initialization evaluates left to right: weights, then x, then target.

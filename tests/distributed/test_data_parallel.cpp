@@ -2,6 +2,7 @@
 // accumulating the same R shards; against one backward over the whole batch, to rounding.
 // Uneven shards, buckets, overlap, and models or values that differ between ranks.
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "../support/check.hpp"
@@ -138,6 +139,48 @@ BOOST_AUTO_TEST_CASE(ranks_equal_one_process_over_the_same_shards_bit_for_bit) {
     BOOST_TEST(same_bits(dp.values, one.values), "batch " << batch << ": parameters");
     BOOST_TEST(dp.losses == one.losses, boost::test_tools::per_element());
   }
+}
+
+BOOST_AUTO_TEST_CASE(double_precision_too) {
+  // A tanh layer on 7 samples in double: the same bits as one process over the same shards.
+  Communicator& c = world();
+  const auto train = [&](bool distributed) {
+    Parameter<double> w(Tensor<double>::from({2, 3}, {0.3, -0.2, 0.5, 0.1, -0.4, 0.25}), "w");
+    Parameter<double> b(Tensor<double>::from({2}, {0.05, -0.1}), "b");
+    std::vector<Parameter<double>*> params{&w, &b};
+    SGD<double> sgd(params, {.lr = 0.1});
+    std::optional<DataParallel<double>> dp;
+    if (distributed) dp.emplace(c, params, DataParallelOptions{.bucket_bytes = 8});
+    GradientAccumulator<double> accumulator(params);
+    Tape<double> tape;
+    for (int step = 0; step < 3; ++step) {
+      sgd.zero_grad();
+      const int first = distributed ? c.rank() : 0, last = distributed ? c.rank() + 1 : c.size();
+      for (int s = first; s < last; ++s) {
+        const Shard sh = shard_of(7, s, c.size());
+        Generator rng(40 + static_cast<std::uint64_t>(step));
+        std::vector<double> x(21);
+        for (double& v : x) v = rng.normal();
+        tape.clear();
+        Var<double> in = tape.constant(Tensor<double>::from(
+            {sh.size(), 3}, std::vector<double>(x.begin() + 3 * sh.begin, x.begin() + 3 * sh.end)));
+        Var<double> loss = sum(tanh(linear(in, w.var(tape), b.var(tape))));
+        if (distributed) {
+          dp->backward(tape, loss, sh.size());
+        } else {
+          tape.backward(loss);
+          accumulator.add();
+        }
+      }
+      if (!distributed) accumulator.finish(7);
+      sgd.step();
+    }
+    std::vector<double> v(w.value().begin(), w.value().end());
+    v.insert(v.end(), b.value().begin(), b.value().end());
+    return v;
+  };
+  const std::vector<double> dp = train(true), one = train(false);
+  BOOST_TEST(std::memcmp(dp.data(), one.data(), dp.size() * sizeof(double)) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(buckets_and_overlap_do_not_change_a_bit) {

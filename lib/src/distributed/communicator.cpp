@@ -113,7 +113,6 @@ struct AllReduce::State {
   MPI_Request request = MPI_REQUEST_NULL;
   Phase phase = scattering;
   std::int64_t n = 0;
-  std::chrono::steady_clock::time_point start;
 
   std::string what() const {
     return "all_reduce_sum of " + std::to_string(n) + " elements (" + comm->who() + ")";
@@ -194,8 +193,11 @@ bool AllReduce::progress() {
 void AllReduce::wait() {
   if (done()) return;
   State& s = *state_;
-  const auto deadline = s.start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                      std::chrono::duration<double>(s.comm->timeout_seconds));
+  // From the wait, not the start: a reduction started early in backward() may wait long after
+  // for this rank's own work, which is no sign of a failed rank.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(s.comm->timeout_seconds));
   for (unsigned polls = 0; s.phase != State::done; ++polls) {
     s.comm->progress();
     if (polls % 64 == 63) {
@@ -270,7 +272,6 @@ AllReduce Communicator::start_all_reduce_sum(std::span<T> data) {
   s->type = mpi_type<T>();
   s->sum_slices = &sum_in_rank_order<T>;
   s->n = n;
-  s->start = std::chrono::steady_clock::now();
   s->counts.resize(static_cast<std::size_t>(ranks));
   s->displs.resize(static_cast<std::size_t>(ranks));
   for (int j = 0; j < ranks; ++j) {

@@ -150,11 +150,7 @@ GlobalLoss DataParallel<T>::backward(Tape<T>& tape, const Var<T>& loss_sum, std:
   if (count < 0) {
     throw ValueError("DataParallel::backward: count " + std::to_string(count) + " is below 0");
   }
-  // The loss and the count go first: every rank must start its collectives in the same order,
-  // and where backward() is when a bucket completes differs between ranks.
-  totals_[0] = static_cast<double>(loss_sum.item());
-  totals_[1] = static_cast<double>(count);
-  AllReduce totals = comm_.start_all_reduce_sum(std::span<double>(totals_, 2));
+  const double loss = static_cast<double>(loss_sum.item());
   for (Bucket& b : buckets_) {
     b.started = false;
     b.ready_below = never;
@@ -185,7 +181,7 @@ GlobalLoss DataParallel<T>::backward(Tape<T>& tape, const Var<T>& loss_sum, std:
   } else {
     tape.backward(loss_sum);
   }
-  return finish(totals);
+  return finish(loss, count);
 }
 
 template <class T>
@@ -194,20 +190,21 @@ GlobalLoss DataParallel<T>::reduce_gradients(double loss_sum, std::int64_t count
     throw ValueError("DataParallel::reduce_gradients: count " + std::to_string(count) +
                      " is below 0");
   }
-  totals_[0] = loss_sum;
-  totals_[1] = static_cast<double>(count);
-  AllReduce totals = comm_.start_all_reduce_sum(std::span<double>(totals_, 2));
   for (Bucket& b : buckets_) b.started = false;
-  return finish(totals);
+  return finish(loss_sum, count);
 }
 
 template <class T>
-GlobalLoss DataParallel<T>::finish(AllReduce& totals) {
+GlobalLoss DataParallel<T>::finish(double loss_sum, std::int64_t count) {
+  // Every rank must start its collectives in the same order. Where backward() was when a bucket
+  // completed differs between ranks, so the rest start in bucket order, and the loss and the
+  // count only after the last bucket.
   for (Bucket& b : buckets_) {
     if (!b.started) start(b);
   }
-  totals.wait();
-  const auto global = static_cast<std::int64_t>(totals_[1]);
+  double totals[2] = {loss_sum, static_cast<double>(count)};
+  comm_.all_reduce_sum(std::span<double>(totals, 2));
+  const auto global = static_cast<std::int64_t>(totals[1]);
   if (global < 1) {
     for (Bucket& b : buckets_) b.reduce.wait();
     throw DistributedError("DataParallel: the global batch has no terms (count 0 on every rank)");
@@ -219,7 +216,7 @@ GlobalLoss DataParallel<T>::finish(AllReduce& totals) {
       divide_gradient(b.buffer.data() + b.offsets[j], g.numel(), global, g.data());
     }
   }
-  return {totals_[0] / static_cast<double>(global), global};
+  return {totals[0] / static_cast<double>(global), global};
 }
 
 template <class T>

@@ -85,15 +85,14 @@ class DataParallel {
  private:
   /// Copies the bucket's gradients into its buffer and starts their all-reduce.
   void start(Bucket& bucket);
-  /// Starts the buckets not yet started, waits for `totals` (the loss and the count) and every
-  /// bucket, and writes the gradients divided by the global count.
-  GlobalLoss finish(AllReduce& totals);
+  /// Starts the buckets not yet started, then the sum of the loss and the count, waits for
+  /// every one and writes the gradients divided by the global count.
+  GlobalLoss finish(double loss_sum, std::int64_t count);
 
   Communicator& comm_;
   std::vector<Parameter<T>*> params_;
   DataParallelOptions options_;
   std::vector<Bucket> buckets_;
-  double totals_[2] = {0, 0};  // this step's loss and count, then their sums over the ranks
 };
 
 }  // namespace tapeloop::distributed
