@@ -183,6 +183,37 @@ BOOST_AUTO_TEST_CASE(double_precision_too) {
   BOOST_TEST(std::memcmp(dp.data(), one.data(), dp.size() * sizeof(double)) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(micro_batches_per_rank_then_one_reduction) {
+  // Each rank goes through two micro-batches of its shard (PyTorch's no_sync), then reduces
+  // once: the gradient of the global mean, as accumulating all 2R micro-batches in one process
+  // gives it — to rounding, since the additions are grouped per rank.
+  Communicator& c = world();
+  const std::int64_t batch = 12;
+  const int micro = 2 * c.size();
+  Generator init(3);
+  CharModel model(small_model(0.0), init);
+  DataParallel<float> dp(c, model.parameters());
+  GradientAccumulator<float> accumulator(model.parameters());
+  Tape<float> tape;
+  double loss = 0;
+  for (int m = 2 * c.rank(); m < 2 * c.rank() + 2; ++m) {
+    Var<float> l = shard_loss(model, tape, 0, batch, m, micro);
+    tape.backward(l);
+    accumulator.add();
+    loss += static_cast<double>(l.item());
+  }
+  accumulator.finish(1);
+  const GlobalLoss global =
+      dp.reduce_gradients(loss, window * shard_of(batch, c.rank(), c.size()).size());
+  BOOST_TEST(global.count == window * batch);
+  const std::vector<float> reduced = grads_of(model);
+  const Run one = accumulated(batch, 1, 0.0, micro);
+  BOOST_REQUIRE(reduced.size() == one.first_grads.size());
+  for (std::size_t i = 0; i < reduced.size(); ++i) {
+    BOOST_TEST(reduced[i] == one.first_grads[i], boost::test_tools::tolerance(2e-5f));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(buckets_and_overlap_do_not_change_a_bit) {
   const Run reference = data_parallel(7, 3, 0.3, {});
   for (const DataParallelOptions options :
