@@ -121,6 +121,20 @@ Run accumulated(std::int64_t batch, int steps, double dropout, int shards) {
   return run;
 }
 
+double largest(const std::vector<float>& a) {
+  double m = 0;
+  for (float v : a) m = std::max(m, std::abs(static_cast<double>(v)));
+  return m;
+}
+
+double largest_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    m = std::max(m, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
+  }
+  return m;
+}
+
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -209,9 +223,9 @@ BOOST_AUTO_TEST_CASE(micro_batches_per_rank_then_one_reduction) {
   const std::vector<float> reduced = grads_of(model);
   const Run one = accumulated(batch, 1, 0.0, micro);
   BOOST_REQUIRE(reduced.size() == one.first_grads.size());
-  for (std::size_t i = 0; i < reduced.size(); ++i) {
-    BOOST_TEST(reduced[i] == one.first_grads[i], boost::test_tools::tolerance(2e-5f));
-  }
+  // Measured against the largest gradient: an element summed from terms that cancel keeps only
+  // the absolute rounding of the terms, whatever its own size.
+  BOOST_TEST(largest_difference(reduced, one.first_grads) <= 1e-6 * largest(one.first_grads));
 }
 
 BOOST_AUTO_TEST_CASE(buckets_and_overlap_do_not_change_a_bit) {
@@ -240,13 +254,9 @@ BOOST_AUTO_TEST_CASE(one_backward_over_the_whole_batch_agrees_to_rounding) {
   tape.backward(cross_entropy(model.forward(tape, inputs, window, batch), targets));
   const std::vector<float> whole = grads_of(model);
   BOOST_REQUIRE(whole.size() == dp.first_grads.size());
-  double largest = 0, worst = 0;
-  for (float g : whole) largest = std::max(largest, std::abs(static_cast<double>(g)));
-  for (std::size_t i = 0; i < whole.size(); ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(whole[i]) - dp.first_grads[i]));
-  }
-  BOOST_TEST_MESSAGE("largest difference " << worst << " of a largest gradient " << largest);
-  BOOST_TEST(worst <= 1e-6 * largest);
+  const double worst = largest_difference(whole, dp.first_grads), scale = largest(whole);
+  BOOST_TEST_MESSAGE("largest difference " << worst << " of a largest gradient " << scale);
+  BOOST_TEST(worst <= 1e-6 * scale);
 }
 
 BOOST_AUTO_TEST_CASE(replicas_start_equal_and_a_drifted_one_is_named) {
