@@ -18,7 +18,8 @@ class DistributedError : public Error {
 
 /// Starts MPI for this process (MPI_Init_thread; only the thread that made the Environment
 /// calls MPI, the kernels' worker threads never do) and finalizes it when destroyed. Make one
-/// at the top of main(), before anything else of tapeloop::distributed.
+/// at the top of main(), before anything else of tapeloop::distributed. If the program started
+/// MPI itself, the Environment leaves starting, finalizing and std::terminate to it.
 ///
 /// A rank that fails must not leave the others waiting for it. An exception that nothing
 /// catches (std::terminate) prints "tapeloop: rank R of N: uncaught exception: <what>" and
