@@ -161,6 +161,15 @@ std::vector<Var<T>> Tape<T>::parameter_leaves(const ParameterAnchor* anchor) con
 }
 
 template <class T>
+std::int64_t Tape<T>::first_parameter_leaf(const ParameterAnchor* anchor) const {
+  // Recorded in order: the first match is the lowest node.
+  for (const auto& [index, owner] : parameter_leaves_) {
+    if (owner.get() == anchor) return index;
+  }
+  return -1;
+}
+
+template <class T>
 void Tape<T>::backward(const Var<T>& output) {
   check_live(output, "backward");
   const Shape& shape = nodes_[output.index()].shape;

@@ -139,6 +139,9 @@ class Tape {
   /// The leaves this recording made of the parameter whose anchor is `anchor` (one per
   /// Parameter::var call, in recording order); empty when the parameter was not used.
   std::vector<Var<T>> parameter_leaves(const ParameterAnchor* anchor) const;
+  /// The node of the first of those leaves, -1 when there is none; allocates nothing (what
+  /// data-parallel training asks every step).
+  std::int64_t first_parameter_leaf(const ParameterAnchor* anchor) const;
 
   // ---- differentiation ----------------------------------------------------------------------
 

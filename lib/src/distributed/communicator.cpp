@@ -22,6 +22,8 @@ struct Communicator::Impl {
   double timeout_seconds = 300.0;
   // All-reduces in flight, in the order they were started (the same on every rank).
   std::vector<AllReduce::State*> pending;
+  // all_reduce_sum's, reused: a blocking call is over before the next starts.
+  AllReduce blocking;
 
   ~Impl() {
     if (!Environment::active()) return;
@@ -262,16 +264,28 @@ void Communicator::set_timeout(std::chrono::duration<double> timeout) {
 template <class T>
 AllReduce Communicator::start_all_reduce_sum(std::span<T> data) {
   AllReduce result;
-  if (impl_->size == 1) return result;  // nothing to add
+  start_all_reduce_sum(data, result);
+  return result;
+}
+
+template <class T>
+void Communicator::start_all_reduce_sum(std::span<T> data, AllReduce& reduction) {
+  if (!reduction.done()) {
+    throw DistributedError("start_all_reduce_sum: the AllReduce given is still in flight (" +
+                           who() + ")");
+  }
+  if (impl_->size == 1) return;  // nothing to add
   const int ranks = impl_->size;
   const auto n = static_cast<std::int64_t>(data.size());
-  auto s = std::make_unique<AllReduce::State>();
+  if (!reduction.state_) reduction.state_ = std::make_unique<AllReduce::State>();
+  AllReduce::State* s = reduction.state_.get();
   s->comm = impl_.get();
   s->data = reinterpret_cast<char*>(data.data());
   s->element = sizeof(T);
   s->type = mpi_type<T>();
   s->sum_slices = &sum_in_rank_order<T>;
   s->n = n;
+  s->phase = AllReduce::State::scattering;
   s->counts.resize(static_cast<std::size_t>(ranks));
   s->displs.resize(static_cast<std::size_t>(ranks));
   for (int j = 0; j < ranks; ++j) {
@@ -288,14 +302,13 @@ AllReduce Communicator::start_all_reduce_sum(std::span<T> data) {
   s->slices.resize(static_cast<std::size_t>(ranks) * static_cast<std::size_t>(mine) * sizeof(T));
   MPI_Ialltoallv(s->data, s->counts.data(), s->displs.data(), s->type, s->slices.data(),
                  s->recv_counts.data(), s->recv_displs.data(), s->type, impl_->comm, &s->request);
-  impl_->pending.push_back(s.get());
-  result.state_ = std::move(s);
-  return result;
+  impl_->pending.push_back(s);
 }
 
 template <class T>
 void Communicator::all_reduce_sum(std::span<T> data) {
-  start_all_reduce_sum(data).wait();
+  start_all_reduce_sum(data, impl_->blocking);
+  impl_->blocking.wait();
 }
 
 template <class T>
@@ -350,6 +363,8 @@ void Communicator::agree(bool ok, const std::string& error, const std::string& w
 
 template AllReduce Communicator::start_all_reduce_sum<float>(std::span<float>);
 template AllReduce Communicator::start_all_reduce_sum<double>(std::span<double>);
+template void Communicator::start_all_reduce_sum<float>(std::span<float>, AllReduce&);
+template void Communicator::start_all_reduce_sum<double>(std::span<double>, AllReduce&);
 template void Communicator::all_reduce_sum<float>(std::span<float>);
 template void Communicator::all_reduce_sum<double>(std::span<double>);
 template void Communicator::broadcast<float>(std::span<float>, int);

@@ -137,7 +137,7 @@ void DataParallel<T>::start(Bucket& b) {
     const Tensor<T>& g = params_[b.params[j]]->grad();
     std::copy(g.data(), g.data() + g.numel(), b.buffer.data() + b.offsets[j]);
   }
-  b.reduce = comm_.start_all_reduce_sum(std::span<T>(b.buffer));
+  comm_.start_all_reduce_sum(std::span<T>(b.buffer), b.reduce);
   b.started = true;
 }
 
@@ -155,13 +155,10 @@ GlobalLoss DataParallel<T>::backward(Tape<T>& tape, const Var<T>& loss_sum, std:
     b.started = false;
     b.ready_below = never;
     for (std::size_t k : b.params) {
-      const std::vector<Var<T>> leaves = tape.parameter_leaves(params_[k]->anchor().get());
+      const std::int64_t leaf = tape.first_parameter_leaf(params_[k]->anchor().get());
       // A parameter this recording does not show as a leaf is sent after backward: whatever
       // adds into its gradient, it is done then.
-      if (leaves.empty()) b.ready_below = 0;
-      for (const Var<T>& leaf : leaves) {
-        b.ready_below = std::min<std::int64_t>(b.ready_below, leaf.index());
-      }
+      b.ready_below = std::min<std::int64_t>(b.ready_below, leaf < 0 ? 0 : leaf);
     }
   }
   std::size_t next = 0;

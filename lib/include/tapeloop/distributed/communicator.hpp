@@ -73,6 +73,10 @@ class Communicator {
   /// The same, started: `data` must stay alive and untouched until the result is done.
   template <class T>
   AllReduce start_all_reduce_sum(std::span<T> data);
+  /// The same into `reduction`, which must be done: its buffers are reused, so a reduction
+  /// started again every step of the same size allocates nothing in tapeloop.
+  template <class T>
+  void start_all_reduce_sum(std::span<T> data, AllReduce& reduction);
   /// Copies `data` of rank `root` into every rank's `data` (same size everywhere).
   template <class T>
   void broadcast(std::span<T> data, int root = 0);
