@@ -225,6 +225,9 @@ Communicator Communicator::world() {
   auto impl = std::make_unique<Impl>();
   MPI_Comm_dup(MPI_COMM_WORLD, &impl->comm);
   MPI_Comm_dup(MPI_COMM_WORLD, &impl->gather);
+  // How many reductions are in flight at once depends on timing (a slow rank leaves more
+  // pending): room for this many up front keeps a warm training step from allocating.
+  impl->pending.reserve(256);
   MPI_Comm_rank(impl->comm, &impl->rank);
   MPI_Comm_size(impl->comm, &impl->size);
   if (const char* env = std::getenv("TAPELOOP_COLLECTIVE_TIMEOUT")) {
