@@ -1,46 +1,19 @@
 // A steady-state training step performs no heap allocation, also when kernels run on two
 // threads: every operator new and (outside sanitizer builds) every malloc is counted.
-// The replaced operators below pair new with malloc and delete with free on purpose.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 #include <atomic>
 #include <cstdlib>
 #include <new>
 
 #include "support/check.hpp"
+#include "support/counting_operator_new.hpp"
 #include "tapeloop/models/cells.hpp"
 #include "tapeloop/models/char_model.hpp"
 #include "tapeloop/models/layers.hpp"
 #include "tapeloop/models/recurrent.hpp"
 
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-void note_allocation() {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
-void* operator new(std::size_t size) {
-  note_allocation();
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  return ::operator new(size);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
+using tapeloop::testing::allocations;
+using tapeloop::testing::counting;
+using tapeloop::testing::note_allocation;
 
 #if !defined(__SANITIZE_ADDRESS__)
 // glibc's own entry points, so C allocations (aligned_alloc in the arena, BLAS buffers) count too.

@@ -1,43 +1,14 @@
 // A steady-state data-parallel training step allocates nothing in tapeloop: the buckets, their
 // reductions and the loss's are reused from step to step. Counted: every C++ operator new of
 // the process (Open MPI's own C allocations inside its non-blocking collectives are not).
-// The replaced operators below pair new with malloc and delete with free on purpose.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-#include <atomic>
-#include <cstdlib>
-#include <new>
 
 #include "../support/check.hpp"
+#include "../support/counting_operator_new.hpp"
 #include "mpi_fixture.hpp"
 #include "tapeloop/models/char_model.hpp"
 
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  return ::operator new(size);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-
+using tapeloop::testing::allocations;
+using tapeloop::testing::counting;
 using namespace tapeloop;
 using namespace tapeloop::distributed;
 
